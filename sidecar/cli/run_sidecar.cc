@@ -1,0 +1,66 @@
+#include "sidecar/cli/run_sidecar.h"
+
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+#include "sidecar/base/log.h"
+#include "sidecar/cli/commands.h"
+
+namespace tidemark::cli {
+
+void applyLogConfig(const config::Config& config) {
+  using L = config::v1::Log;
+  switch (config.log().level()) {
+    case L::TRACE: log::setLevel(log::Level::kTrace); break;
+    case L::DEBUG: log::setLevel(log::Level::kDebug); break;
+    case L::WARN: log::setLevel(log::Level::kWarn); break;
+    case L::ERROR: log::setLevel(log::Level::kError); break;
+    default: log::setLevel(log::Level::kInfo); break;
+  }
+}
+
+int runSidecar(const config::Config& config,
+               const std::function<void(server::Sidecar&)>& on_started) {
+  std::signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error value, not a signal
+  auto loop = event::EventLoop::create();
+  if (!loop.isOk()) {
+    std::fprintf(stderr, "tidemark: %s\n", loop.status().message().c_str());
+    return kExitRuntime;
+  }
+  event::EventLoop& l = **loop;
+  server::Sidecar sidecar(config, l);
+  Status started = sidecar.start();
+  if (!started.isOk()) {
+    TM_LOG(Error, "main", "cannot start").kv("error", started.message());
+    std::fprintf(stderr, "tidemark: %s\n", started.message().c_str());
+    return kExitRuntime;
+  }
+  int signals_seen = 0;
+  auto onStopSignal = [&] {
+    if (++signals_seen > 1) {
+      TM_LOG(Warn, "main", "second stop signal: exiting now");
+      _exit(kExitRuntime);
+    }
+    TM_LOG(Info, "main", "stop signal received: shutting down");
+    l.stop();
+  };
+  for (int signo : {SIGINT, SIGTERM}) {
+    Status s = l.onSignal(signo, onStopSignal);
+    if (!s.isOk()) {
+      std::fprintf(stderr, "tidemark: %s\n", s.message().c_str());
+      return kExitRuntime;
+    }
+  }
+  TM_LOG(Info, "main", "ready").kv("job", config.job().id());
+  on_started(sidecar);
+  Status ran = l.run();
+  if (!ran.isOk()) {
+    std::fprintf(stderr, "tidemark: %s\n", ran.message().c_str());
+    return kExitRuntime;
+  }
+  TM_LOG(Info, "main", "stopped");
+  return kExitOk;
+}
+
+}  // namespace tidemark::cli

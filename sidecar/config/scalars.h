@@ -1,0 +1,39 @@
+#pragma once
+
+// Parsing and printing of the scalar formats config files use: durations
+// ("60s", "1m30s", "250ms"), byte sizes ("64MiB"), host:port addresses.
+// Each parser returns InvalidArgument with a message that says what was
+// expected, for the loader to prefix with the field path.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sidecar/base/status.h"
+
+namespace tidemark::config {
+
+// Nanoseconds. Units: ns, us, ms, s, m, h; terms may be chained ("1h30m").
+StatusOr<int64_t> parseDuration(std::string_view text);
+std::string formatDuration(int64_t nanos);
+
+// Bytes. A plain integer, or one with a unit: B, KiB, MiB, GiB, TiB (1024-based)
+// or KB, MB, GB, TB (1000-based).
+StatusOr<uint64_t> parseBytes(std::string_view text);
+std::string formatBytes(uint64_t bytes);
+
+// Strict decimal integer; no sign for unsigned, no spaces, no fraction.
+StatusOr<int64_t> parseInt(std::string_view text);
+StatusOr<uint64_t> parseUint(std::string_view text);
+
+struct HostPort {
+  std::string host;  // without IPv6 brackets
+  uint16_t port = 0;
+  std::string toString() const;  // brackets an IPv6 host again
+};
+StatusOr<HostPort> parseHostPort(std::string_view text);
+StatusOr<std::vector<HostPort>> parseHostPortList(std::string_view text);
+Status checkHost(std::string_view host);
+
+}  // namespace tidemark::config

@@ -1,0 +1,34 @@
+#pragma once
+
+// The sidecar assembled: every component a `tidemark serve` process runs, wired
+// to one EventLoop. Owns the components; the caller owns the loop and runs it.
+// Loop thread only.
+
+#include <memory>
+
+#include "sidecar/config/loader.h"
+#include "sidecar/event/event_loop.h"
+#include "sidecar/http/http_server.h"
+
+namespace tidemark::server {
+
+class Sidecar {
+ public:
+  Sidecar(config::Config config, event::EventLoop& loop);
+  ~Sidecar();
+
+  // Binds every listener. On error nothing is left listening.
+  Status start();
+
+  // Where the listeners ended up (after start(); ports resolved if 0 was asked).
+  config::HostPort httpAddress() const { return http_.boundAddress(); }
+
+ private:
+  void addHealthRoutes();
+
+  config::Config config_;
+  event::EventLoop& loop_;
+  http::HttpServer http_;
+};
+
+}  // namespace tidemark::server
