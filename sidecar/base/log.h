@@ -58,7 +58,7 @@ void appendValue(std::string& out, std::string_view value);
 
 // TM_LOG(Info, "proxy", "listening").kv("addr", addr);
 // Arguments are not evaluated when the level is disabled.
-#define TM_LOG(level, component, msg)                                       \
-  if (!::tidemark::log::enabled(::tidemark::log::Level::k##level)) {        \
-  } else                                                                    \
+#define TM_LOG(level, component, msg)                                \
+  if (!::tidemark::log::enabled(::tidemark::log::Level::k##level)) { \
+  } else                                                             \
     ::tidemark::log::Line(::tidemark::log::Level::k##level, component, msg)

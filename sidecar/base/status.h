@@ -54,7 +54,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status invalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status invalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status notFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status failedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
@@ -72,7 +74,7 @@ inline Status ioError(std::string m) { return {StatusCode::kIoError, std::move(m
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   StatusOr(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).isOk() && "StatusOr needs a value or an error");
   }
@@ -99,17 +101,18 @@ class [[nodiscard]] StatusOr {
 }  // namespace tidemark
 
 // Returns early with the error if `expr` (a Status) is not OK.
-#define TM_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::tidemark::Status tm_status_ = (expr);       \
-    if (!tm_status_.isOk()) return tm_status_;    \
+#define TM_RETURN_IF_ERROR(expr)               \
+  do {                                         \
+    ::tidemark::Status tm_status_ = (expr);    \
+    if (!tm_status_.isOk()) return tm_status_; \
   } while (0)
 
 #define TM_CONCAT_INNER(a, b) a##b
 #define TM_CONCAT(a, b) TM_CONCAT_INNER(a, b)
 
 // `TM_ASSIGN_OR_RETURN(auto x, f());` binds the value or returns the error.
-#define TM_ASSIGN_OR_RETURN(lhs, expr) TM_ASSIGN_OR_RETURN_IMPL(TM_CONCAT(tm_or_, __LINE__), lhs, expr)
+#define TM_ASSIGN_OR_RETURN(lhs, expr) \
+  TM_ASSIGN_OR_RETURN_IMPL(TM_CONCAT(tm_or_, __LINE__), lhs, expr)
 #define TM_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.isOk()) return tmp.status();          \

@@ -14,14 +14,14 @@
 namespace tidemark::cli {
 
 struct FlagSpec {
-  std::string name;      // without dashes: "config"
+  std::string name;  // without dashes: "config"
   bool takes_value = true;
   bool repeatable = false;
 };
 
 struct Args {
   std::map<std::string, std::vector<std::string>> values;  // flag -> values in order
-  std::set<std::string> present;                            // flags seen, valued or not
+  std::set<std::string> present;                           // flags seen, valued or not
   std::vector<std::string> positional;
 
   bool has(const std::string& flag) const { return present.count(flag) > 0; }

@@ -31,7 +31,8 @@ API and the checkpoint coordinator, until SIGTERM or SIGINT.
                       (repeatable; applied after the file, in order)
 )";
 
-constexpr const char* kDevHelp = R"(Usage: tidemark dev [--brokers N] [--topic name:partitions ...] [--data-dir DIR]
+constexpr const char* kDevHelp =
+    R"(Usage: tidemark dev [--brokers N] [--topic name:partitions ...] [--data-dir DIR]
                     [--set path=value ...]
 
 Starts an embedded Kafka cluster (librdkafka's mock cluster, a real Kafka
@@ -139,10 +140,12 @@ int runServe(const std::vector<std::string>& argv) {
 }
 
 int runDev(const std::vector<std::string>& argv) {
-  auto args = parseArgs(argv, {{"brokers"}, {"topic", true, true}, {"data-dir"}, {"set", true, true}});
+  auto args =
+      parseArgs(argv, {{"brokers"}, {"topic", true, true}, {"data-dir"}, {"set", true, true}});
   if (!args.isOk()) return usageError(args.status().message(), kDevHelp);
   if (args->has("help")) return std::printf("%s", kDevHelp), kExitOk;
-  if (!args->positional.empty()) return usageError("unexpected argument " + args->positional[0], kDevHelp);
+  if (!args->positional.empty())
+    return usageError("unexpected argument " + args->positional[0], kDevHelp);
   auto brokers = config::parseUint(args->get("brokers", "3"));
   if (!brokers.isOk() || *brokers < 1 || *brokers > 64) {
     return usageError("--brokers must be 1..64", kDevHelp);
@@ -232,8 +235,8 @@ int runVersion(const std::vector<std::string>& argv) {
   auto args = parseArgs(argv, {});
   if (!args.isOk()) return usageError(args.status().message(), kVersionHelp);
   if (args->has("help")) return std::printf("%s", kVersionHelp), kExitOk;
-  std::printf("tidemark %s (librdkafka %s, libevent %s, SQLite %s, protobuf %s)\n", TIDEMARK_VERSION,
-              rd_kafka_version_str(), event_get_version(), sqlite3_libversion(),
+  std::printf("tidemark %s (librdkafka %s, libevent %s, SQLite %s, protobuf %s)\n",
+              TIDEMARK_VERSION, rd_kafka_version_str(), event_get_version(), sqlite3_libversion(),
               google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION).c_str());
   return kExitOk;
 }

@@ -1,8 +1,8 @@
 #include "sidecar/cli/run_sidecar.h"
 
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
-#include <unistd.h>
 
 #include "sidecar/base/log.h"
 #include "sidecar/cli/commands.h"
@@ -12,11 +12,21 @@ namespace tidemark::cli {
 void applyLogConfig(const config::Config& config) {
   using L = config::v1::Log;
   switch (config.log().level()) {
-    case L::TRACE: log::setLevel(log::Level::kTrace); break;
-    case L::DEBUG: log::setLevel(log::Level::kDebug); break;
-    case L::WARN: log::setLevel(log::Level::kWarn); break;
-    case L::ERROR: log::setLevel(log::Level::kError); break;
-    default: log::setLevel(log::Level::kInfo); break;
+    case L::TRACE:
+      log::setLevel(log::Level::kTrace);
+      break;
+    case L::DEBUG:
+      log::setLevel(log::Level::kDebug);
+      break;
+    case L::WARN:
+      log::setLevel(log::Level::kWarn);
+      break;
+    case L::ERROR:
+      log::setLevel(log::Level::kError);
+      break;
+    default:
+      log::setLevel(log::Level::kInfo);
+      break;
   }
 }
 
@@ -52,7 +62,9 @@ int runSidecar(const config::Config& config,
       return kExitRuntime;
     }
   }
-  TM_LOG(Info, "main", "ready").kv("job", config.job().id());
+  TM_LOG(Info, "main", "ready")
+      .kv("job", config.job().id())
+      .kv("http", sidecar.httpAddress().toString());
   on_started(sidecar);
   Status ran = l.run();
   if (!ran.isOk()) {

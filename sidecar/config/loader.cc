@@ -38,10 +38,14 @@ std::string knownFields(const Descriptor* d) {
 
 std::string typeOf(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "nothing";
-    default: return "\"" + node.Scalar() + "\"";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "\"" + node.Scalar() + "\"";
   }
 }
 
@@ -50,8 +54,8 @@ Status applyMessage(Message* msg, const YAML::Node& node, const std::string& pat
 
 Status applyField(Message* msg, const FieldDescriptor* field, const YAML::Node& node,
                   const std::string& path, std::string_view source) {
-  const bool is_struct = field->type() == FieldDescriptor::TYPE_MESSAGE &&
-                         !isScalarMessage(field->message_type());
+  const bool is_struct =
+      field->type() == FieldDescriptor::TYPE_MESSAGE && !isScalarMessage(field->message_type());
   if (is_struct) {
     if (!node.IsMap() && !node.IsNull()) {
       return invalidArgument(where(source, node) + ": " + path + ": expected a mapping, got " +

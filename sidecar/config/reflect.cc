@@ -74,9 +74,12 @@ bool matchesName(std::string_view s, size_t max_len, bool allow_dots_only) {
 Status checkKind(const FieldDescriptor* f, std::string_view text) {
   const std::string got = ", got \"" + std::string(text) + "\"";
   switch (ruleOf(f).kind()) {
-    case v1::FieldRule::KIND_HOST_PORT: return parseHostPort(text).status();
-    case v1::FieldRule::KIND_HOST_PORT_LIST: return parseHostPortList(text).status();
-    case v1::FieldRule::KIND_HOST: return checkHost(text);
+    case v1::FieldRule::KIND_HOST_PORT:
+      return parseHostPort(text).status();
+    case v1::FieldRule::KIND_HOST_PORT_LIST:
+      return parseHostPortList(text).status();
+    case v1::FieldRule::KIND_HOST:
+      return checkHost(text);
     case v1::FieldRule::KIND_KAFKA_TOPIC:
       if (!matchesName(text, 249, false)) {
         return invalidArgument("expected a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)" + got);
@@ -92,7 +95,8 @@ Status checkKind(const FieldDescriptor* f, std::string_view text) {
         return invalidArgument("expected a file path" + got);
       }
       return Status::ok();
-    default: return Status::ok();
+    default:
+      return Status::ok();
   }
 }
 
@@ -126,22 +130,34 @@ bool isScalarMessage(const Descriptor* d) {
 std::string describeExpected(const FieldDescriptor* f) {
   if (isDuration(f)) return "a duration like 60s or 250ms";
   switch (ruleOf(f).kind()) {
-    case v1::FieldRule::KIND_HOST_PORT: return "host:port";
-    case v1::FieldRule::KIND_HOST_PORT_LIST: return "a comma-separated host:port list";
-    case v1::FieldRule::KIND_HOST: return "a host name or IP address";
-    case v1::FieldRule::KIND_BYTES: return "a byte size like 64MiB";
-    case v1::FieldRule::KIND_KAFKA_TOPIC: return "a Kafka topic name";
-    case v1::FieldRule::KIND_IDENTIFIER: return "an identifier";
-    case v1::FieldRule::KIND_PATH: return "a file path";
-    default: break;
+    case v1::FieldRule::KIND_HOST_PORT:
+      return "host:port";
+    case v1::FieldRule::KIND_HOST_PORT_LIST:
+      return "a comma-separated host:port list";
+    case v1::FieldRule::KIND_HOST:
+      return "a host name or IP address";
+    case v1::FieldRule::KIND_BYTES:
+      return "a byte size like 64MiB";
+    case v1::FieldRule::KIND_KAFKA_TOPIC:
+      return "a Kafka topic name";
+    case v1::FieldRule::KIND_IDENTIFIER:
+      return "an identifier";
+    case v1::FieldRule::KIND_PATH:
+      return "a file path";
+    default:
+      break;
   }
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_BOOL: return "true or false";
-    case FieldDescriptor::CPPTYPE_STRING: return "a string";
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return "true or false";
+    case FieldDescriptor::CPPTYPE_STRING:
+      return "a string";
     case FieldDescriptor::CPPTYPE_UINT32:
-    case FieldDescriptor::CPPTYPE_UINT64: return "a non-negative integer";
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return "a non-negative integer";
     case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64: return "an integer";
+    case FieldDescriptor::CPPTYPE_INT64:
+      return "an integer";
     case FieldDescriptor::CPPTYPE_ENUM: {
       std::string out = "one of: ";
       const EnumDescriptor* e = f->enum_type();
@@ -150,7 +166,8 @@ std::string describeExpected(const FieldDescriptor* f) {
       }
       return out;
     }
-    default: return "a value";
+    default:
+      return "a value";
   }
 }
 
@@ -175,12 +192,15 @@ Status setScalar(Message* msg, const FieldDescriptor* f, std::string_view text) 
       }
       r->SetBool(msg, f, text == "true");
       return Status::ok();
-    case FieldDescriptor::CPPTYPE_ENUM: return setEnum(msg, f, text);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return setEnum(msg, f, text);
     case FieldDescriptor::CPPTYPE_UINT32:
     case FieldDescriptor::CPPTYPE_UINT64:
     case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64: break;
-    default: return internalError("config field " + f->full_name() + " has an unsupported type");
+    case FieldDescriptor::CPPTYPE_INT64:
+      break;
+    default:
+      return internalError("config field " + f->full_name() + " has an unsupported type");
   }
   TM_ASSIGN_OR_RETURN(long double v, numericValue(f, text));
   TM_RETURN_IF_ERROR(checkBounds(f, text));
@@ -189,14 +209,18 @@ Status setScalar(Message* msg, const FieldDescriptor* f, std::string_view text) 
       if (v > std::numeric_limits<uint32_t>::max()) return outOfRange("value is too large");
       r->SetUInt32(msg, f, static_cast<uint32_t>(v));
       break;
-    case FieldDescriptor::CPPTYPE_UINT64: r->SetUInt64(msg, f, static_cast<uint64_t>(v)); break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      r->SetUInt64(msg, f, static_cast<uint64_t>(v));
+      break;
     case FieldDescriptor::CPPTYPE_INT32:
       if (v > std::numeric_limits<int32_t>::max() || v < std::numeric_limits<int32_t>::min()) {
         return outOfRange("value is out of range");
       }
       r->SetInt32(msg, f, static_cast<int32_t>(v));
       break;
-    default: r->SetInt64(msg, f, static_cast<int64_t>(v)); break;
+    default:
+      r->SetInt64(msg, f, static_cast<int64_t>(v));
+      break;
   }
   return Status::ok();
 }
@@ -204,9 +228,12 @@ Status setScalar(Message* msg, const FieldDescriptor* f, std::string_view text) 
 bool isEmpty(const Message& msg, const FieldDescriptor* f) {
   const auto* r = msg.GetReflection();
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING: return r->GetString(msg, f).empty();
-    case FieldDescriptor::CPPTYPE_MESSAGE: return !r->HasField(msg, f);
-    default: return !r->HasField(msg, f);  // proto3 scalars: "has" means non-zero
+    case FieldDescriptor::CPPTYPE_STRING:
+      return r->GetString(msg, f).empty();
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return !r->HasField(msg, f);
+    default:
+      return !r->HasField(msg, f);  // proto3 scalars: "has" means non-zero
   }
 }
 
@@ -224,13 +251,21 @@ void emitMessage(YAML::Emitter& out, const Message& msg) {
     }
     const bool bytes = ruleOf(f).kind() == v1::FieldRule::KIND_BYTES;
     switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_MESSAGE: emitMessage(out, r->GetMessage(msg, f)); break;
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        emitMessage(out, r->GetMessage(msg, f));
+        break;
       case FieldDescriptor::CPPTYPE_STRING:
         out << YAML::DoubleQuoted << r->GetString(msg, f);
         break;
-      case FieldDescriptor::CPPTYPE_BOOL: out << r->GetBool(msg, f); break;
-      case FieldDescriptor::CPPTYPE_ENUM: out << enumName(f, r->GetEnumValue(msg, f)); break;
-      case FieldDescriptor::CPPTYPE_UINT32: out << r->GetUInt32(msg, f); break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        out << r->GetBool(msg, f);
+        break;
+      case FieldDescriptor::CPPTYPE_ENUM:
+        out << enumName(f, r->GetEnumValue(msg, f));
+        break;
+      case FieldDescriptor::CPPTYPE_UINT32:
+        out << r->GetUInt32(msg, f);
+        break;
       case FieldDescriptor::CPPTYPE_UINT64:
         if (bytes) {
           out << formatBytes(r->GetUInt64(msg, f));
@@ -238,9 +273,15 @@ void emitMessage(YAML::Emitter& out, const Message& msg) {
           out << r->GetUInt64(msg, f);
         }
         break;
-      case FieldDescriptor::CPPTYPE_INT32: out << r->GetInt32(msg, f); break;
-      case FieldDescriptor::CPPTYPE_INT64: out << r->GetInt64(msg, f); break;
-      default: out << YAML::Null; break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        out << r->GetInt32(msg, f);
+        break;
+      case FieldDescriptor::CPPTYPE_INT64:
+        out << r->GetInt64(msg, f);
+        break;
+      default:
+        out << YAML::Null;
+        break;
     }
   }
   out << YAML::EndMap;

@@ -15,14 +15,18 @@ struct Unit {
 
 // Longest names first so "ms" is not read as "m" followed by junk.
 constexpr Unit kDurationUnits[] = {
-    {"ns", 1},         {"us", 1000},           {"ms", 1000000},
-    {"s", 1000000000}, {"m", 60'000'000'000ULL}, {"h", 3'600'000'000'000ULL},
+    {"ns", 1},
+    {"us", 1000},
+    {"ms", 1000000},
+    {"s", 1000000000},
+    {"m", 60'000'000'000ULL},
+    {"h", 3'600'000'000'000ULL},
 };
 
 constexpr Unit kByteUnits[] = {
-    {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}, {"TiB", 1ULL << 40},
-    {"KB", 1000ULL},     {"MB", 1000000ULL},  {"GB", 1000000000ULL}, {"TB", 1000000000000ULL},
-    {"B", 1},
+    {"KiB", 1ULL << 10},   {"MiB", 1ULL << 20},      {"GiB", 1ULL << 30},
+    {"TiB", 1ULL << 40},   {"KB", 1000ULL},          {"MB", 1000000ULL},
+    {"GB", 1000000000ULL}, {"TB", 1000000000000ULL}, {"B", 1},
 };
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -110,7 +114,8 @@ std::string formatDuration(int64_t nanos) {
 }
 
 StatusOr<uint64_t> parseBytes(std::string_view text) {
-  const std::string expected = "expected a byte size like 4096, 64KiB or 100MiB, got " + quoted(text);
+  const std::string expected =
+      "expected a byte size like 4096, 64KiB or 100MiB, got " + quoted(text);
   size_t digits = 0;
   while (digits < text.size() && isDigit(text[digits])) ++digits;
   if (digits == 0) return invalidArgument(expected);
@@ -192,7 +197,8 @@ StatusOr<std::vector<HostPort>> parseHostPortList(std::string_view text) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
-    std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     if (item.empty()) {
@@ -200,7 +206,8 @@ StatusOr<std::vector<HostPort>> parseHostPortList(std::string_view text) {
     }
     auto hp = parseHostPort(item);
     if (!hp.isOk()) return hp.status();
-    if (hp->port == 0) return invalidArgument("broker port 0 in " + quoted(text) + " is not dialable");
+    if (hp->port == 0)
+      return invalidArgument("broker port 0 in " + quoted(text) + " is not dialable");
     out.push_back(std::move(hp).value());
     if (comma == std::string_view::npos) break;
     start = comma + 1;

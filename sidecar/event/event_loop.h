@@ -63,7 +63,9 @@ class EventLoop {
   std::unique_ptr<Timer> createTimer(std::function<void()> callback);
 
   // For the other libevent seams in this folder (listeners, connections, HTTP).
-  struct event_base* base() { return base_; }
+  struct event_base* base() {
+    return base_;
+  }
 
  private:
   EventLoop() = default;

@@ -1,0 +1,214 @@
+"""Test harness: runs the real `tidemark` binary and the embedded Kafka cluster.
+
+Integration tests get, in a few lines, a Kafka cluster speaking the real
+protocol on ephemeral loopback ports (either generation) and a `tidemark serve`
+process configured against it:
+
+    def test_something(kafka, sidecar_factory):
+        sidecar = sidecar_factory(kafka)
+        ... real clients against kafka.bootstrap / sidecar.http ...
+
+Generations: "debian" runs the mock on Debian's librdkafka 2.0.2 (pre-flexible
+protocol versions); "modern" runs it on librdkafka 2.15.1 built from the npm
+package @confluentinc/kafka-javascript (scripts/setup-modern-kafka), which
+speaks the flexible versions.
+"""
+
+import json
+import os
+import pathlib
+import queue
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+GENERATIONS = ("debian", "modern")
+
+
+def build_dir():
+    return pathlib.Path(os.environ.get("TIDEMARK_BUILD_DIR", REPO / "build"))
+
+
+def binary(name="tidemark"):
+    path = build_dir() / name
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: build first (cmake --build --preset default)")
+    return str(path)
+
+
+def modern_librdkafka_dir():
+    """Folder holding librdkafka 2.15.1's .so; builds it on first use."""
+    env = os.environ.get("TIDEMARK_MODERN_LIBRDKAFKA")
+    if env:
+        return env
+    out = subprocess.run([str(REPO / "scripts" / "setup-modern-kafka")], check=True,
+                         capture_output=True, text=True, timeout=900)
+    path = out.stdout.strip().splitlines()[-1]
+    os.environ["TIDEMARK_MODERN_LIBRDKAFKA"] = path
+    return path
+
+
+def client_env(generation):
+    """Environment for a librdkafka-based client (kcat, confluent-kafka) of a generation."""
+    env = dict(os.environ)
+    if generation == "modern":
+        env["LD_LIBRARY_PATH"] = modern_librdkafka_dir()
+    else:
+        env.pop("LD_LIBRARY_PATH", None)
+    return env
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _LineReader:
+    """Collects a pipe's lines on a thread so tests can wait for one without blocking forever."""
+
+    def __init__(self, pipe):
+        self.lines = []
+        self._queue = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, pipe):
+        for line in iter(pipe.readline, ""):
+            self.lines.append(line.rstrip("\n"))
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, predicate, timeout=30, what="line"):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {what} within {timeout}s; got: {self.lines[-20:]}")
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise EOFError(f"stream closed before {what}; got: {self.lines[-20:]}")
+            if predicate(line):
+                return line
+
+
+class EmbeddedKafka:
+    """The embedded cluster in its own process (tests/tools/embedded_kafka_main.cc)."""
+
+    def __init__(self, generation="debian", brokers=3, topics=("demo:6",)):
+        self.generation = generation
+        args = [binary("tidemark-embedded-kafka"), "--brokers", str(brokers)]
+        for t in topics:
+            args += ["--topic", t]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=client_env(generation))
+        self._out = _LineReader(self.proc.stdout)
+        self._err = _LineReader(self.proc.stderr)
+        info = json.loads(self._out.wait_for(lambda l: l.startswith("{"), 30, "ready line"))
+        self.bootstrap = info["bootstrap"]
+        self.librdkafka = info["librdkafka"]
+        self.brokers = info["brokers"]
+
+    def command(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self._out.wait_for(lambda l: True, 30, f"answer to {line!r}")
+        if answer != "ok":
+            raise RuntimeError(f"embedded kafka: {line!r}: {answer}")
+
+    def create_topic(self, name, partitions, replication=None):
+        self.command(f"topic {name} {partitions}" + (f" {replication}" if replication else ""))
+
+    def broker_down(self, node_id):
+        self.command(f"down {node_id}")
+
+    def broker_up(self, node_id):
+        self.command(f"up {node_id}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+READY = re.compile(r"\bmsg=ready\b")
+
+
+class Sidecar:
+    """A `tidemark serve` process with a config written into `workdir`."""
+
+    def __init__(self, workdir, upstream, settings=None, env=None):
+        self.workdir = pathlib.Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = self.workdir / "tidemark.yaml"
+        config = {
+            "job.id": "it",
+            "proxy.listen": f"127.0.0.1:{free_port()}",
+            "proxy.broker_port_base": str(free_port()),
+            "proxy.upstream.bootstrap_servers": upstream,
+            "http.listen": "127.0.0.1:0",
+            "store.path": str(self.workdir / "tidemark.db"),
+            "log.level": "debug",
+        }
+        config.update(settings or {})
+        self.config_path.write_text(_to_yaml(config))
+        self.proc = subprocess.Popen([binary(), "serve", "--config", str(self.config_path)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env)
+        self.log = _LineReader(self.proc.stderr)
+        self.stdout = _LineReader(self.proc.stdout)
+        ready = self.log.wait_for(lambda l: READY.search(l) is not None, 30, "ready log line")
+        self.fields = dict(re.findall(r"(\w+)=(\S+)", ready))
+        self.http = self.fields["http"]
+
+    def url(self, path):
+        return f"http://{self.http}{path}"
+
+    def terminate(self, sig=signal.SIGTERM, timeout=30):
+        """Sends `sig` and returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _to_yaml(dotted):
+    """{"a.b": "v"} -> nested YAML with every scalar quoted."""
+    tree = {}
+    for key, value in dotted.items():
+        node = tree
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    lines = []
+
+    def emit(node, indent):
+        for k, v in node.items():
+            if isinstance(v, dict):
+                lines.append(" " * indent + f"{k}:")
+                emit(v, indent + 2)
+            else:
+                lines.append(" " * indent + f"{k}: {json.dumps(str(v))}")
+
+    emit(tree, 0)
+    return "\n".join(lines) + "\n"
