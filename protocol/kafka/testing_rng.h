@@ -29,9 +29,12 @@ class Rng {
     } else {
       // Mostly small values (short varints), sometimes the extremes.
       switch (below(4)) {
-        case 0: return std::numeric_limits<T>::min();
-        case 1: return std::numeric_limits<T>::max();
-        default: return static_cast<T>(below(300));
+        case 0:
+          return std::numeric_limits<T>::min();
+        case 1:
+          return std::numeric_limits<T>::max();
+        default:
+          return static_cast<T>(below(300));
       }
     }
   }

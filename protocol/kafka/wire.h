@@ -49,7 +49,7 @@ class Reader {
   bool readBool();
   Uuid readUuid();
   uint32_t readUnsignedVarint();
-  int32_t readVarint();  // zigzag
+  int32_t readVarint();   // zigzag
   int64_t readVarlong();  // zigzag
 
   std::string readString(bool compact);  // null is an error

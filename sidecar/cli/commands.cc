@@ -200,16 +200,16 @@ int runDev(const std::vector<std::string>& argv) {
       topic_list += (topic_list.empty() ? "" : ", ") + t.name + " (" +
                     std::to_string(t.partitions) + " partitions)";
     }
-    // Until the proxy lands, consumers connect to the embedded cluster directly.
     std::printf(
         "Tidemark dev is running: embedded Kafka with %d brokers (librdkafka %s mock)\n"
-        "  Kafka     bootstrap.servers=%s\n"
+        "  Kafka     bootstrap.servers=%s   (through the sidecar; try: kcat -b %s -L)\n"
         "  Topics    %s\n"
         "  HTTP API  http://%s  (try: curl http://%s/healthz)\n"
         "  Data      %s\n"
         "Press Ctrl-C to stop.\n",
         c.brokerCount(), kafka::EmbeddedCluster::libraryVersion().c_str(),
-        c.bootstrapServers().c_str(), topic_list.c_str(), sidecar.httpAddress().toString().c_str(),
+        sidecar.proxyAddress().toString().c_str(), sidecar.proxyAddress().toString().c_str(),
+        topic_list.c_str(), sidecar.httpAddress().toString().c_str(),
         sidecar.httpAddress().toString().c_str(), data_dir.c_str());
     std::fflush(stdout);
   });

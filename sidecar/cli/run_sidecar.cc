@@ -64,6 +64,7 @@ int runSidecar(const config::Config& config,
   }
   TM_LOG(Info, "main", "ready")
       .kv("job", config.job().id())
+      .kv("proxy", sidecar.proxyAddress().toString())
       .kv("http", sidecar.httpAddress().toString());
   on_started(sidecar);
   Status ran = l.run();

@@ -9,6 +9,7 @@
 #include "sidecar/config/loader.h"
 #include "sidecar/event/event_loop.h"
 #include "sidecar/http/http_server.h"
+#include "sidecar/proxy/proxy.h"
 
 namespace tidemark::server {
 
@@ -22,6 +23,7 @@ class Sidecar {
 
   // Where the listeners ended up (after start(); ports resolved if 0 was asked).
   config::HostPort httpAddress() const { return http_.boundAddress(); }
+  config::HostPort proxyAddress() const { return proxy_.bootstrapAddress(); }
 
  private:
   void addHealthRoutes();
@@ -29,6 +31,7 @@ class Sidecar {
   config::Config config_;
   event::EventLoop& loop_;
   http::HttpServer http_;
+  proxy::Proxy proxy_;
 };
 
 }  // namespace tidemark::server

@@ -61,8 +61,8 @@ TEST(CodecRoundTripTest, ShouldFailCleanlyOnEveryTruncationAsWhenFedByteByByte) 
       ASSERT_TRUE(testing::randomBody(c.api->key, c.version, c.request, rng, &body).isOk());
       for (size_t len = 0; len < body.size(); ++len) {
         auto partial = decodePrefix(c.api->key, c.version, c.request, body.substr(0, len));
-        ASSERT_FALSE(partial.isOk()) << caseName(c) << " accepted " << len << " of "
-                                     << body.size() << " bytes";
+        ASSERT_FALSE(partial.isOk())
+            << caseName(c) << " accepted " << len << " of " << body.size() << " bytes";
       }
       auto whole = decodePrefix(c.api->key, c.version, c.request, body);
       ASSERT_TRUE(whole.isOk()) << caseName(c) << ": " << whole.status().message();
@@ -117,7 +117,7 @@ TEST(MetadataCodecTest, ShouldDecodeKnownFieldsAndDefaultsByVersion) {
   ASSERT_EQ(back.brokers.size(), 1u);
   EXPECT_EQ(back.brokers[0].host, "kafka-0");
   EXPECT_EQ(back.brokers[0].rack, std::nullopt);  // not on the wire in v0: default null
-  EXPECT_EQ(back.controller_id, -1);               // not on the wire in v0: default -1
+  EXPECT_EQ(back.controller_id, -1);              // not on the wire in v0: default -1
 }
 
 TEST(FetchCodecTest, ShouldKeepRecordsAsAViewIntoTheFrame) {
@@ -175,10 +175,10 @@ TEST(WireFormatTest, ShouldUseCompactFormsAndTaggedSectionsInFlexibleVersions) {
   m.topics.emplace();
   m.topics->push_back({Uuid{}, std::string("a"), {}});
   m.allow_auto_topic_creation = true;
-  std::string expected = bytes({0x02});                        // compact array: 1 element
-  expected += std::string(16, '\0');                           // topic_id (v10+)
-  expected += bytes({0x02, 'a', 0x00});                        // compact name, element tags
-  expected += bytes({0x01, 0x00, 0x00, 0x00});                 // bools, body tags
+  std::string expected = bytes({0x02});         // compact array: 1 element
+  expected += std::string(16, '\0');            // topic_id (v10+)
+  expected += bytes({0x02, 'a', 0x00});         // compact name, element tags
+  expected += bytes({0x01, 0x00, 0x00, 0x00});  // bools, body tags
   EXPECT_EQ(*m.serialize(10), expected);
 }
 

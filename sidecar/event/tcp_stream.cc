@@ -1,0 +1,145 @@
+#include "sidecar/event/tcp_stream.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace tidemark::event {
+namespace {
+
+void setNoDelay(evutil_socket_t fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+}  // namespace
+
+TcpStream::TcpStream(bufferevent* bev, std::string peer, Callbacks callbacks)
+    : bev_(bev), peer_(std::move(peer)), callbacks_(std::move(callbacks)) {
+  bufferevent_setcb(bev_, &TcpStream::onRead, &TcpStream::onWrite, &TcpStream::onEvent, this);
+  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+}
+
+std::unique_ptr<TcpStream> TcpStream::adopt(EventLoop& loop, int fd, std::string peer,
+                                            Callbacks callbacks) {
+  setNoDelay(fd);
+  bufferevent* bev = bufferevent_socket_new(loop.base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  return std::unique_ptr<TcpStream>(new TcpStream(bev, std::move(peer), std::move(callbacks)));
+}
+
+std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, evdns_base* dns,
+                                              const std::string& host, uint16_t port,
+                                              Callbacks callbacks) {
+  bufferevent* bev = bufferevent_socket_new(loop.base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  std::unique_ptr<TcpStream> s(
+      new TcpStream(bev, host + ":" + std::to_string(port), std::move(callbacks)));
+  if (bufferevent_socket_connect_hostname(bev, dns, AF_UNSPEC, host.c_str(), port) != 0) {
+    s->shut("cannot connect to " + s->peer_);
+  }
+  return s;
+}
+
+TcpStream::~TcpStream() {
+  if (bev_ != nullptr) bufferevent_free(bev_);
+}
+
+size_t TcpStream::inputSize() const { return evbuffer_get_length(bufferevent_get_input(bev_)); }
+
+size_t TcpStream::peek(char* dst, size_t n) const {
+  ev_ssize_t got = evbuffer_copyout(bufferevent_get_input(bev_), dst, n);
+  return got < 0 ? 0 : static_cast<size_t>(got);
+}
+
+std::string TcpStream::take(size_t n) {
+  std::string out(n, '\0');
+  ev_ssize_t got = evbuffer_remove(bufferevent_get_input(bev_), out.data(), n);
+  out.resize(got < 0 ? 0 : static_cast<size_t>(got));
+  return out;
+}
+
+void TcpStream::moveTo(TcpStream& dst, size_t n) {
+  evbuffer_remove_buffer(bufferevent_get_input(bev_), bufferevent_get_output(dst.bev_), n);
+}
+
+void TcpStream::pauseReading() {
+  if (!closed_) bufferevent_disable(bev_, EV_READ);
+}
+
+void TcpStream::resumeReading() {
+  if (!closed_ && !closing_) bufferevent_enable(bev_, EV_READ);
+}
+
+void TcpStream::write(std::string_view bytes) {
+  if (!closed_) bufferevent_write(bev_, bytes.data(), bytes.size());
+}
+
+size_t TcpStream::outputSize() const {
+  return closed_ ? 0 : evbuffer_get_length(bufferevent_get_output(bev_));
+}
+
+void TcpStream::setDrainedMark(size_t bytes) { bufferevent_setwatermark(bev_, EV_WRITE, bytes, 0); }
+
+void TcpStream::closeAfterFlush() {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  bufferevent_disable(bev_, EV_READ);
+  if (outputSize() == 0) shut("closed");
+}
+
+void TcpStream::close() { shut("closed", /*notify=*/false); }
+
+void TcpStream::shut(std::string reason, bool notify) {
+  if (closed_) return;
+  closed_ = true;
+  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  // Close the socket now; the bufferevent itself is freed with this object.
+  evutil_socket_t fd = bufferevent_getfd(bev_);
+  if (fd >= 0) {
+    bufferevent_setfd(bev_, -1);
+    evutil_closesocket(fd);
+  }
+  if (notify && callbacks_.on_closed) callbacks_.on_closed(std::move(reason));
+}
+
+void TcpStream::onRead(bufferevent*, void* self) {
+  auto* s = static_cast<TcpStream*>(self);
+  if (s->callbacks_.on_data) s->callbacks_.on_data();
+}
+
+void TcpStream::onWrite(bufferevent*, void* self) {
+  auto* s = static_cast<TcpStream*>(self);
+  if (s->closing_ && s->outputSize() == 0) return s->shut("closed");
+  if (s->callbacks_.on_drained) s->callbacks_.on_drained();
+}
+
+void TcpStream::onEvent(bufferevent* bev, short what, void* self) {
+  auto* s = static_cast<TcpStream*>(self);
+  if (what & BEV_EVENT_CONNECTED) {
+    setNoDelay(bufferevent_getfd(bev));
+    if (s->callbacks_.on_connected) s->callbacks_.on_connected();
+    return;
+  }
+  if (what & BEV_EVENT_EOF) return s->shut("peer closed the connection");
+  if (what & BEV_EVENT_ERROR) {
+    int dns_err = bufferevent_socket_get_dns_error(bev);
+    if (dns_err != 0)
+      return s->shut(std::string("cannot resolve: ") + evutil_gai_strerror(dns_err));
+    int err = EVUTIL_SOCKET_ERROR();
+    return s->shut(err ? evutil_socket_error_to_string(err) : "connection error");
+  }
+}
+
+DnsResolver::DnsResolver(EventLoop& loop)
+    : dns_(evdns_base_new(loop.base(), EVDNS_BASE_INITIALIZE_NAMESERVERS)) {}
+
+DnsResolver::~DnsResolver() {
+  if (dns_ != nullptr) evdns_base_free(dns_, 0);
+}
+
+}  // namespace tidemark::event

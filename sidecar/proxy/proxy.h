@@ -1,0 +1,52 @@
+#pragma once
+
+// The Kafka wire-protocol proxy: the bootstrap listener the application dials,
+// one listener per upstream broker (advertised_host:broker_port_base+node id,
+// opened the first time the broker appears in a response), and one Session
+// per accepted connection. Owns the BrokerMap and TopicCache the sessions
+// share. Loop thread only.
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "sidecar/config/loader.h"
+#include "sidecar/event/tcp_listener.h"
+#include "sidecar/event/tcp_stream.h"
+#include "sidecar/proxy/broker_map.h"
+#include "sidecar/proxy/session.h"
+#include "sidecar/proxy/topic_cache.h"
+
+namespace tidemark::proxy {
+
+class Proxy {
+ public:
+  Proxy(const config::Config& config, event::EventLoop& loop);
+  ~Proxy();
+
+  // Binds the bootstrap listener.
+  Status start();
+
+  config::HostPort bootstrapAddress() const { return bootstrap_->address(); }
+  size_t openSessions() const { return sessions_.size(); }
+  const TopicCache& topics() const { return topics_; }
+
+ private:
+  void accept(int fd, std::string peer, std::optional<int32_t> node_id);
+  void openBrokerListener(int32_t node_id);
+  std::optional<UpstreamAddress> bootstrapTarget();
+
+  event::EventLoop& loop_;
+  config::HostPort listen_;
+  std::vector<UpstreamAddress> bootstrap_servers_;
+  size_t next_bootstrap_ = 0;
+  size_t max_frame_bytes_;
+  event::DnsResolver dns_;
+  BrokerMap brokers_;
+  TopicCache topics_;
+  std::unique_ptr<event::TcpListener> bootstrap_;
+  std::map<int32_t, std::unique_ptr<event::TcpListener>> broker_listeners_;
+  std::map<Session*, std::unique_ptr<Session>> sessions_;
+};
+
+}  // namespace tidemark::proxy

@@ -1,0 +1,278 @@
+#include "sidecar/proxy/session.h"
+
+#include <algorithm>
+
+#include "protocol/kafka/header.h"
+#include "protocol/kafka/messages.h"
+#include "sidecar/base/log.h"
+#include "sidecar/proxy/request_peek.h"
+
+namespace tidemark::proxy {
+namespace {
+
+using kafka::kLengthPrefixBytes;
+using kafka::kRequestPrefixBytes;
+
+constexpr int16_t kProduceKey = 0;
+// Produce's acks sits after the header and transactional_id: both short strings.
+constexpr size_t kMaxProducePeek = 2 * 32768 + 64;
+
+std::string lengthPrefixed(std::string_view body) {
+  std::string frame(kLengthPrefixBytes, '\0');
+  kafka::storeInt32(frame.data(), static_cast<int32_t>(body.size()));
+  frame.append(body);
+  return frame;
+}
+
+}  // namespace
+
+Session::Session(event::EventLoop& loop, evdns_base* dns, int client_fd, std::string peer,
+                 const UpstreamAddress& upstream, SessionOptions options, RewriteContext ctx,
+                 std::function<void(Session*)> on_closed)
+    : loop_(loop),
+      peer_(std::move(peer)),
+      options_(std::move(options)),
+      ctx_(ctx),
+      on_closed_(std::move(on_closed)) {
+  client_ = event::TcpStream::adopt(
+      loop_, client_fd, peer_,
+      {.on_connected = nullptr,
+       .on_data = [this] { onClientData(); },
+       .on_drained =
+           [this] {
+             if (upstream_) upstream_->resumeReading();
+           },
+       .on_closed = [this](std::string reason) { onClientClosed(reason); }});
+  client_->setDrainedMark(kLowWater);
+  upstream_ = event::TcpStream::connect(
+      loop_, dns, upstream.host, upstream.port,
+      {.on_connected = nullptr,
+       .on_data = [this] { onUpstreamData(); },
+       .on_drained =
+           [this] {
+             if (client_) client_->resumeReading();
+           },
+       .on_closed = [this](std::string reason) { onUpstreamClosed(reason); }});
+  upstream_->setDrainedMark(kLowWater);
+  TM_LOG(Debug, "proxy", "connection opened")
+      .kv("peer", peer_)
+      .kv("listener", options_.listener)
+      .kv("upstream", upstream_->peer());
+}
+
+Session::~Session() = default;
+
+void Session::onClientData() {
+  if (done_ || !upstream_) return;
+  if (pumpRequests()) applyBackpressure();
+}
+
+void Session::onUpstreamData() {
+  if (done_ || !client_) return;
+  if (pumpResponses()) applyBackpressure();
+}
+
+void Session::onClientClosed(const std::string& reason) { finish("client: " + reason); }
+
+void Session::onUpstreamClosed(const std::string& reason) {
+  if (done_) return;
+  if (!client_ || !upstream_) return finish("upstream: " + reason);
+  // Deliver every complete answer already received, then close the client:
+  // it sees an ordinary connection loss and retries through its own logic.
+  if (!pumpResponses()) return;
+  TM_LOG(Debug, "proxy", "upstream closed").kv("peer", peer_).kv("reason", reason);
+  client_->closeAfterFlush();
+}
+
+bool Session::pumpRequests() {
+  while (!done_) {
+    const size_t avail = client_->inputSize();
+    if (request_left_ > 0) {
+      if (avail == 0) break;
+      const size_t n = std::min(avail, request_left_);
+      client_->moveTo(*upstream_, n);
+      request_left_ -= n;
+      continue;
+    }
+    if (avail < kLengthPrefixBytes + kRequestPrefixBytes) break;
+    char head[kLengthPrefixBytes + kRequestPrefixBytes];
+    client_->peek(head, sizeof(head));
+    const int32_t length = kafka::loadInt32(head);
+    if (length < static_cast<int32_t>(kRequestPrefixBytes) ||
+        static_cast<uint64_t>(length) > options_.max_frame_bytes) {
+      kafka::RequestHeader h = kafka::peekRequestPrefix(head + kLengthPrefixBytes);
+      fail("request frame size " + std::to_string(length) + " outside 8.." +
+               std::to_string(options_.max_frame_bytes),
+           h.api_key, h.api_version);
+      return false;
+    }
+    if (!startRequest(static_cast<uint32_t>(length))) return !done_;
+  }
+  return !done_;
+}
+
+// Reads what the proxy needs from a request's first bytes and queues its
+// answer slot. Returns false to wait for more bytes (or after failing).
+bool Session::startRequest(uint32_t length) {
+  const size_t frame = kLengthPrefixBytes + length;
+  const size_t avail = client_->inputSize();
+  char head[kLengthPrefixBytes + kRequestPrefixBytes];
+  client_->peek(head, sizeof(head));
+  const kafka::RequestHeader h = kafka::peekRequestPrefix(head + kLengthPrefixBytes);
+  const kafka::ApiInfo* api = kafka::findApi(h.api_key);
+  if (api != nullptr && (h.api_version < api->min_version || h.api_version > api->max_version)) {
+    if (h.api_key == kafka::kApiVersionsKey && h.api_version > api->max_version) {
+      if (avail < frame) return false;
+      (void)client_->take(frame);
+      answerLocally(h.correlation_id, h.api_key, h.api_version, unsupportedApiVersionsBody());
+      return true;
+    }
+    fail("request version outside what the sidecar decodes", h.api_key, h.api_version);
+    return false;
+  }
+  bool expects_response = true;
+  if (h.api_key == kProduceKey) {
+    const size_t want = std::min(frame, kLengthPrefixBytes + kMaxProducePeek);
+    std::string prefix(std::min(avail, want), '\0');
+    client_->peek(prefix.data(), prefix.size());
+    auto acks = peekProduceAcks(std::string_view(prefix).substr(kLengthPrefixBytes), h.api_version,
+                                prefix.size() == frame);
+    if (!acks.isOk()) {
+      fail(acks.status().message(), h.api_key, h.api_version);
+      return false;
+    }
+    if (!acks->has_value()) {
+      if (prefix.size() >= want) fail("Produce request without acks", h.api_key, h.api_version);
+      return false;
+    }
+    expects_response = **acks != 0;  // acks=0: the broker sends nothing back
+  }
+  if (expects_response) {
+    inflight_.push_back({h.correlation_id, h.api_key, h.api_version, /*local=*/false});
+  }
+  request_left_ = frame;
+  return true;
+}
+
+bool Session::pumpResponses() {
+  while (!done_) {
+    const size_t avail = upstream_->inputSize();
+    if (response_left_ > 0) {
+      if (avail == 0) break;
+      const size_t n = std::min(avail, response_left_);
+      upstream_->moveTo(*client_, n);
+      response_left_ -= n;
+      if (response_left_ == 0) {
+        inflight_.pop_front();
+        flushAnswered();
+      }
+      continue;
+    }
+    if (avail < kLengthPrefixBytes + 4) break;
+    char head[kLengthPrefixBytes + 4];
+    upstream_->peek(head, sizeof(head));
+    const int32_t length = kafka::loadInt32(head);
+    const int32_t correlation_id = kafka::loadInt32(head + kLengthPrefixBytes);
+    auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                           [](const InFlight& e) { return !e.local && !e.answered; });
+    if (it == inflight_.end() || it->correlation_id != correlation_id) {
+      fail("upstream answered correlation id " + std::to_string(correlation_id) +
+           (it == inflight_.end() ? " with no request waiting"
+                                  : " while " + std::to_string(it->correlation_id) + " is due"));
+      return false;
+    }
+    if (length < 4 || static_cast<uint64_t>(length) > options_.max_frame_bytes) {
+      fail("response frame size " + std::to_string(length) + " outside 4.." +
+               std::to_string(options_.max_frame_bytes),
+           it->api_key, it->api_version);
+      return false;
+    }
+    const size_t frame = kLengthPrefixBytes + static_cast<size_t>(length);
+    if (it == inflight_.begin() && !mustInspectResponse(it->api_key, it->api_version)) {
+      response_left_ = frame;  // stream it through as it arrives
+      continue;
+    }
+    if (avail < frame) break;
+    if (!finishBufferedResponse(*it, static_cast<uint32_t>(length))) return false;
+    flushAnswered();
+  }
+  return !done_;
+}
+
+bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
+  std::string frame = upstream_->take(kLengthPrefixBytes + length);
+  if (mustInspectResponse(entry.api_key, entry.api_version)) {
+    std::string_view rest = std::string_view(frame).substr(kLengthPrefixBytes);
+    kafka::Reader r(rest);
+    (void)kafka::decodeResponseHeader(
+        r, kafka::responseHeaderVersion(entry.api_key, entry.api_version));
+    if (!r.ok()) {
+      fail("malformed response header: " + r.error(), entry.api_key, entry.api_version);
+      return false;
+    }
+    const size_t header_bytes = r.consumed();
+    auto rewritten =
+        rewriteResponse(entry.api_key, entry.api_version, rest.substr(header_bytes), ctx_);
+    if (!rewritten.isOk()) {
+      fail("cannot decode response: " + rewritten.status().message(), entry.api_key,
+           entry.api_version);
+      return false;
+    }
+    if (rewritten->has_value()) {
+      std::string body(rest.substr(0, header_bytes));
+      body.append(**rewritten);
+      frame = lengthPrefixed(body);
+    }
+  }
+  entry.response = std::move(frame);
+  entry.answered = true;
+  return true;
+}
+
+void Session::answerLocally(int32_t correlation_id, int16_t key, int16_t version,
+                            std::string body) {
+  std::string out;
+  kafka::Writer w(out);
+  kafka::encodeResponseHeader(w, {correlation_id, {}}, kafka::responseHeaderVersion(key, version));
+  out.append(body);
+  InFlight entry{correlation_id,     key, version, /*local=*/true, /*answered=*/true,
+                 lengthPrefixed(out)};
+  inflight_.push_back(std::move(entry));
+  flushAnswered();
+}
+
+void Session::flushAnswered() {
+  // While a response streams through, the head's answer is still arriving.
+  if (response_left_ > 0) return;
+  while (!inflight_.empty() && inflight_.front().answered) {
+    client_->write(inflight_.front().response);
+    inflight_.pop_front();
+  }
+}
+
+void Session::applyBackpressure() {
+  if (done_) return;
+  if (upstream_->outputSize() > kHighWater) client_->pauseReading();
+  if (client_->outputSize() > kHighWater) upstream_->pauseReading();
+}
+
+void Session::fail(const std::string& what, int16_t api_key, int16_t api_version) {
+  TM_LOG(Warn, "proxy", "closing connection")
+      .kv("peer", peer_)
+      .kv("listener", options_.listener)
+      .kv("api_key", api_key)
+      .kv("api_version", api_version)
+      .kv("reason", what);
+  finish(what);
+}
+
+void Session::finish(const std::string& reason) {
+  if (done_) return;
+  done_ = true;
+  TM_LOG(Debug, "proxy", "connection closed").kv("peer", peer_).kv("reason", reason);
+  if (client_) client_->close();
+  if (upstream_) upstream_->close();
+  if (on_closed_) on_closed_(this);
+}
+
+}  // namespace tidemark::proxy

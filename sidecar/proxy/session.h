@@ -1,0 +1,98 @@
+#pragma once
+
+// One application connection through the proxy: the client stream, its
+// upstream broker stream, and the Kafka framing between them.
+//
+// Requests flow client → upstream as opaque bytes: only the 4-byte length and
+// the 8-byte header prefix are read (and, for Produce, just enough to see
+// acks=0, which gets no response). Responses flow back in request order; those
+// that can carry broker addresses or versions (see rewriter.h) are buffered
+// whole, decoded, rewritten and re-encoded; all others stream through as they
+// arrive, chunks moved between buffers without copying.
+//
+// Every request that expects an answer has an entry in a FIFO. An entry is
+// answered by upstream or by the sidecar itself (local answers); the client
+// always receives answers in FIFO order, so a held or local answer can never
+// overtake, or be overtaken by, an upstream one.
+//
+// Bounded memory: at most one frame (max_frame_bytes) is buffered per
+// direction, and reading from a side stops while the other side's output
+// holds more than kHighWater bytes.
+//
+// Loop thread only. The owner (Proxy) destroys a session after it reports
+// closed, from a posted task, never inside the session's own callbacks.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sidecar/event/tcp_stream.h"
+#include "sidecar/proxy/rewriter.h"
+
+namespace tidemark::proxy {
+
+struct SessionOptions {
+  size_t max_frame_bytes = 100 << 20;
+  std::string listener;  // "bootstrap" or "broker-N", for logs
+};
+
+class Session {
+ public:
+  static constexpr size_t kHighWater = 4 << 20;
+  static constexpr size_t kLowWater = 1 << 20;
+
+  // Connects upstream at once; `on_closed` runs (once) when either side ends.
+  Session(event::EventLoop& loop, evdns_base* dns, int client_fd, std::string peer,
+          const UpstreamAddress& upstream, SessionOptions options, RewriteContext ctx,
+          std::function<void(Session*)> on_closed);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::string& peer() const { return peer_; }
+
+ private:
+  struct InFlight {
+    int32_t correlation_id;
+    int16_t api_key;
+    int16_t api_version;
+    bool local;             // answered by the sidecar, not upstream
+    bool answered = false;  // `response` holds the whole frame
+    std::string response;   // length-prefixed frame, when buffered
+  };
+
+  void onClientData();
+  void onUpstreamData();
+  void onClientClosed(const std::string& reason);
+  void onUpstreamClosed(const std::string& reason);
+
+  // Each returns false once the session has failed.
+  bool pumpRequests();
+  bool pumpResponses();
+  bool startRequest(uint32_t length);
+  bool finishBufferedResponse(InFlight& entry, uint32_t length);
+  void answerLocally(int32_t correlation_id, int16_t key, int16_t version, std::string body);
+  void flushAnswered();
+  void applyBackpressure();
+
+  void fail(const std::string& what, int16_t api_key = -1, int16_t api_version = -1);
+  void finish(const std::string& reason);
+
+  event::EventLoop& loop_;
+  std::string peer_;
+  SessionOptions options_;
+  RewriteContext ctx_;
+  std::function<void(Session*)> on_closed_;
+  std::unique_ptr<event::TcpStream> client_;
+  std::unique_ptr<event::TcpStream> upstream_;
+
+  std::deque<InFlight> inflight_;
+  size_t request_left_ = 0;   // bytes of the current request still to forward
+  size_t response_left_ = 0;  // bytes of the current streamed response still to forward
+  bool done_ = false;
+};
+
+}  // namespace tidemark::proxy
