@@ -105,7 +105,8 @@ def test_dev_should_print_where_to_connect_and_stop_cleanly_on_ctrl_c(tmp_path):
     proc = subprocess.Popen(
         [binary(), "dev", "--brokers", "3", "--topic", "demo:6", "--topic", "orders.v1:2",
          "--data-dir", str(tmp_path / "data"), "--set", f"http.listen=127.0.0.1:{http_port}",
-         "--set", f"proxy.listen=127.0.0.1:{free_port()}"],
+         "--set", f"proxy.listen=127.0.0.1:{free_port()}",
+         "--set", f"proxy.broker_port_base={free_port()}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out = _LineReader(proc.stdout)
@@ -113,6 +114,7 @@ def test_dev_should_print_where_to_connect_and_stop_cleanly_on_ctrl_c(tmp_path):
         out.wait_for(lambda l: l.startswith("Press Ctrl-C"), 30, "dev banner")
         banner = "\n".join(out.lines)
         bootstrap = re.search(r"bootstrap\.servers=(\S+)", banner).group(1)
+        assert bootstrap.startswith("127.0.0.1:")  # the sidecar's listener, not the cluster
         assert f"http://127.0.0.1:{http_port}" in banner
         assert str(tmp_path / "data") in banner
         meta = kcat_metadata(bootstrap, "debian")

@@ -1,0 +1,191 @@
+"""The proxy's robustness: bad frames, vanishing peers and dying brokers close
+only the connection concerned, with one log line naming the peer, API key and
+version; the sidecar keeps serving everyone else."""
+
+import json
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+from harness.tidemark import EmbeddedKafka, client_env
+
+
+@pytest.fixture
+def cluster():
+    c = EmbeddedKafka("debian", brokers=3, topics=("demo:6",))
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def sidecar(cluster, sidecar_factory):
+    return sidecar_factory(cluster, settings={"proxy.max_frame_bytes": "64KiB"})
+
+
+def connect(sidecar):
+    host, port = sidecar.fields["proxy"].rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    return s
+
+
+def request(api_key, version, correlation_id, body=b"", client_id=b"t", flexible=False):
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
+    if flexible:
+        header += b"\x00"
+    payload = header + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def read_frame(sock):
+    head = b""
+    while len(head) < 4:
+        chunk = sock.recv(4 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    n = struct.unpack(">i", head)[0]
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def closed_by_peer(sock, timeout=10):
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def metadata_ok(sidecar):
+    out = subprocess.run(["kcat", "-L", "-J", "-b", sidecar.fields["proxy"]], capture_output=True,
+                         text=True, timeout=60, env=client_env("debian"))
+    return out.returncode == 0 and len(json.loads(out.stdout)["brokers"]) == 3
+
+
+def closing_lines(sidecar):
+    return [l for l in sidecar.log.lines if 'msg="closing connection"' in l]
+
+
+def wait_for_log(sidecar, needle, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(needle in l for l in sidecar.log.lines):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_should_close_only_the_connection_with_a_negative_frame_length(sidecar):
+    bystander = connect(sidecar)
+    bystander.sendall(request(18, 2, 1))
+    assert read_frame(bystander) is not None
+    bad = connect(sidecar)
+    bad.sendall(struct.pack(">i", -5) + b"\x00\x03\x00\x01\x00\x00\x00\x01")
+    assert closed_by_peer(bad)
+    assert wait_for_log(sidecar, "outside 8..")
+    bystander.sendall(request(18, 2, 2))
+    assert read_frame(bystander) is not None
+    assert metadata_ok(sidecar)
+
+
+def test_should_close_a_connection_that_sends_an_oversized_frame(sidecar):
+    s = connect(sidecar)
+    s.sendall(struct.pack(">i", 1 << 30) + struct.pack(">hhi", 0, 9, 77))
+    assert closed_by_peer(s)
+    assert wait_for_log(sidecar, "request frame size 1073741824 outside 8..65536")
+    line = [l for l in closing_lines(sidecar) if "1073741824" in l][0]
+    assert "api_key=0" in line and "api_version=9" in line and "peer=127.0.0.1:" in line
+    assert metadata_ok(sidecar)
+
+
+def test_should_close_a_connection_that_speaks_tls_instead_of_kafka(sidecar):
+    s = connect(sidecar)
+    s.sendall(bytes.fromhex("160301020001000200") + b"\x00" * 64)  # a TLS ClientHello start
+    assert closed_by_peer(s)
+    assert metadata_ok(sidecar)
+
+
+def test_should_survive_a_client_that_vanishes_mid_frame(sidecar):
+    for cut in (2, 6, 20):
+        s = connect(sidecar)
+        frame = request(3, 1, 5, body=b"\xff\xff\xff\xff")
+        s.sendall(frame[:cut])
+        s.close()
+    assert metadata_ok(sidecar)
+    assert sidecar.proc.poll() is None
+
+
+def test_should_refuse_a_decoded_api_at_a_version_it_cannot_decode(sidecar):
+    s = connect(sidecar)
+    s.sendall(request(3, 99, 9))  # Metadata v99
+    assert closed_by_peer(s)
+    assert wait_for_log(sidecar, "api_key=3 api_version=99")
+    assert metadata_ok(sidecar)
+
+
+def test_should_answer_a_too_new_api_versions_request_itself(sidecar):
+    s = connect(sidecar)
+    s.sendall(request(18, 7, 1234, body=b"\x01\x01\x00", flexible=True))
+    data = read_frame(s)
+    correlation_id, error_code, count = struct.unpack(">ihi", data[:10])
+    assert (correlation_id, error_code, count) == (1234, 35, 1)
+    assert struct.unpack(">hhh", data[10:16]) == (18, 0, 3)
+    # The connection stays usable: the client retries with a version it knows.
+    s.sendall(request(18, 2, 1235))
+    again = read_frame(s)
+    assert struct.unpack(">ih", again[:6]) == (1235, 0)
+
+
+def test_should_keep_responses_in_request_order_when_pipelined(sidecar):
+    s = connect(sidecar)
+    ids = list(range(100, 140))
+    s.sendall(b"".join(request(18 if i % 2 else 3, 2 if i % 2 else 1, i,
+                               body=b"" if i % 2 else b"\xff\xff\xff\xff") for i in ids))
+    got = [struct.unpack(">i", read_frame(s)[:4])[0] for _ in ids]
+    assert got == ids
+
+
+def test_should_recover_when_a_broker_goes_down_mid_fetch(cluster, sidecar):
+    env = client_env("debian")
+    script = r"""
+import sys, time, confluent_kafka as ck
+b = sys.argv[1]
+p = ck.Producer({"bootstrap.servers": b})
+for i in range(60):
+    p.produce("demo", value=f"v{i}", partition=i % 6)
+assert p.flush(30) == 0
+print("produced", flush=True)
+sys.stdin.readline()  # the test takes broker 2 down and up again here
+for i in range(60, 120):
+    p.produce("demo", value=f"v{i}", partition=i % 6)
+assert p.flush(60) == 0
+c = ck.Consumer({"bootstrap.servers": b, "group.id": "fail", "auto.offset.reset": "earliest"})
+c.subscribe(["demo"])
+seen = set()
+deadline = time.time() + 90
+while len(seen) < 120 and time.time() < deadline:
+    m = c.poll(1)
+    if m is not None and m.error() is None:
+        seen.add(m.value().decode())
+print(len(seen), flush=True)
+c.close()
+"""
+    proc = subprocess.Popen(["/usr/bin/python3", "-c", script, sidecar.fields["proxy"]],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "produced"
+    cluster.broker_down(2)
+    time.sleep(1)
+    cluster.broker_up(2)
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    out, _ = proc.communicate(timeout=150)
+    assert out.strip() == "120"
+    assert sidecar.proc.poll() is None
