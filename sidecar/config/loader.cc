@@ -226,6 +226,11 @@ Status validate(const Config& config, std::string_view source) {
     return invalidArgument(std::string(source) + ": http.listen: " + config.http().listen() +
                            " is already proxy.listen; give the HTTP API its own port");
   }
+  const auto& tls = config.proxy().upstream().tls();
+  if (tls.cert_file().empty() != tls.key_file().empty()) {
+    return invalidArgument(std::string(source) + ": proxy.upstream.tls: cert_file and key_file " +
+                           "go together (mutual TLS needs both)");
+  }
   return Status::ok();
 }
 

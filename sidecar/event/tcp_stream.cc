@@ -2,11 +2,15 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <cstring>
 
@@ -35,10 +39,23 @@ std::unique_ptr<TcpStream> TcpStream::adopt(EventLoop& loop, int fd, std::string
 
 std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, evdns_base* dns,
                                               const std::string& host, uint16_t port,
-                                              Callbacks callbacks) {
-  bufferevent* bev = bufferevent_socket_new(loop.base(), -1, BEV_OPT_CLOSE_ON_FREE);
+                                              Callbacks callbacks, const TlsContext* tls) {
+  bufferevent* bev = nullptr;
+  if (tls != nullptr) {
+    SSL* ssl = tls->newClient(host);
+    if (ssl != nullptr) {
+      bev = bufferevent_openssl_socket_new(loop.base(), -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                           BEV_OPT_CLOSE_ON_FREE);
+    }
+  }
+  if (bev == nullptr) bev = bufferevent_socket_new(loop.base(), -1, BEV_OPT_CLOSE_ON_FREE);
   std::unique_ptr<TcpStream> s(
       new TcpStream(bev, host + ":" + std::to_string(port), std::move(callbacks)));
+  s->tls_ = tls != nullptr;
+  if (tls != nullptr && bufferevent_openssl_get_ssl(bev) == nullptr) {
+    s->shut("TLS: cannot create a session: " + lastTlsError());
+    return s;
+  }
   if (bufferevent_socket_connect_hostname(bev, dns, AF_UNSPEC, host.c_str(), port) != 0) {
     s->shut("cannot connect to " + s->peer_);
   }
@@ -130,6 +147,19 @@ void TcpStream::onEvent(bufferevent* bev, short what, void* self) {
     int dns_err = bufferevent_socket_get_dns_error(bev);
     if (dns_err != 0)
       return s->shut(std::string("cannot resolve: ") + evutil_gai_strerror(dns_err));
+    if (s->tls_) {
+      SSL* ssl = bufferevent_openssl_get_ssl(bev);
+      long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+      if (verify != X509_V_OK) {
+        return s->shut(std::string("TLS: certificate verify failed: ") +
+                       X509_verify_cert_error_string(verify));
+      }
+      if (unsigned long e = bufferevent_get_openssl_error(bev)) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof(buf));
+        return s->shut(std::string("TLS: ") + buf);
+      }
+    }
     int err = EVUTIL_SOCKET_ERROR();
     return s->shut(err ? evutil_socket_error_to_string(err) : "connection error");
   }

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "sidecar/event/event_loop.h"
+#include "sidecar/event/tls.h"
 
 struct bufferevent;
 struct evdns_base;
@@ -33,11 +34,12 @@ class TcpStream {
   // Takes ownership of an accepted, connected socket.
   static std::unique_ptr<TcpStream> adopt(EventLoop& loop, int fd, std::string peer,
                                           Callbacks callbacks);
-  // Starts connecting to host:port (names resolved asynchronously through `dns`).
-  // A connect that fails at once calls on_closed before this returns.
+  // Starts connecting to host:port (names resolved asynchronously through
+  // `dns`), over TLS when `tls` is given. A connect that fails at once calls
+  // on_closed before this returns.
   static std::unique_ptr<TcpStream> connect(EventLoop& loop, evdns_base* dns,
                                             const std::string& host, uint16_t port,
-                                            Callbacks callbacks);
+                                            Callbacks callbacks, const TlsContext* tls = nullptr);
   ~TcpStream();
   TcpStream(const TcpStream&) = delete;
   TcpStream& operator=(const TcpStream&) = delete;
@@ -77,6 +79,7 @@ class TcpStream {
   bufferevent* bev_;
   std::string peer_;
   Callbacks callbacks_;
+  bool tls_ = false;
   bool closing_ = false;
   bool closed_ = false;
 };

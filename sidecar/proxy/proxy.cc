@@ -10,6 +10,7 @@ Proxy::Proxy(const config::Config& config, event::EventLoop& loop)
     : loop_(loop),
       listen_(*config::parseHostPort(config.proxy().listen())),
       max_frame_bytes_(config.proxy().max_frame_bytes()),
+      tls_config_(config.proxy().upstream().tls()),
       dns_(loop),
       brokers_(config.proxy().advertised_host(), config.proxy().broker_port_base(),
                [this](int32_t node_id) { openBrokerListener(node_id); }) {
@@ -23,6 +24,13 @@ Proxy::Proxy(const config::Config& config, event::EventLoop& loop)
 Proxy::~Proxy() = default;
 
 Status Proxy::start() {
+  if (tls_config_.enabled()) {
+    auto tls = event::TlsContext::create({tls_config_.ca_file(), tls_config_.cert_file(),
+                                          tls_config_.key_file(), tls_config_.server_name(),
+                                          tls_config_.verify()});
+    if (!tls.isOk()) return tls.status().withPrefix("proxy.upstream.tls");
+    tls_ = std::move(tls).value();
+  }
   auto listener = event::TcpListener::listen(loop_, listen_, [this](int fd, std::string peer) {
     accept(fd, std::move(peer), std::nullopt);
   });
@@ -62,7 +70,7 @@ void Proxy::accept(int fd, std::string peer, std::optional<int32_t> node_id) {
     ::close(fd);
     return;
   }
-  SessionOptions options{max_frame_bytes_,
+  SessionOptions options{max_frame_bytes_, tls_.get(),
                          node_id ? "broker-" + std::to_string(*node_id) : "bootstrap"};
   auto session = std::make_unique<Session>(loop_, dns_.base(), fd, std::move(peer), *target,
                                            std::move(options), RewriteContext{brokers_, topics_},

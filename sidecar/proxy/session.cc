@@ -52,7 +52,8 @@ Session::Session(event::EventLoop& loop, evdns_base* dns, int client_fd, std::st
            [this] {
              if (client_) client_->resumeReading();
            },
-       .on_closed = [this](std::string reason) { onUpstreamClosed(reason); }});
+       .on_closed = [this](std::string reason) { onUpstreamClosed(reason); }},
+      options_.upstream_tls);
   upstream_->setDrainedMark(kLowWater);
   TM_LOG(Debug, "proxy", "connection opened")
       .kv("peer", peer_)
@@ -80,7 +81,11 @@ void Session::onUpstreamClosed(const std::string& reason) {
   // Deliver every complete answer already received, then close the client:
   // it sees an ordinary connection loss and retries through its own logic.
   if (!pumpResponses()) return;
-  TM_LOG(Debug, "proxy", "upstream closed").kv("peer", peer_).kv("reason", reason);
+  if (reason.rfind("TLS", 0) == 0) {
+    TM_LOG(Warn, "proxy", "upstream connection failed").kv("peer", peer_).kv("reason", reason);
+  } else {
+    TM_LOG(Debug, "proxy", "upstream closed").kv("peer", peer_).kv("reason", reason);
+  }
   client_->closeAfterFlush();
 }
 

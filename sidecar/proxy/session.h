@@ -36,7 +36,8 @@ namespace tidemark::proxy {
 
 struct SessionOptions {
   size_t max_frame_bytes = 100 << 20;
-  std::string listener;  // "bootstrap" or "broker-N", for logs
+  const event::TlsContext* upstream_tls = nullptr;  // TLS to upstream, when set
+  std::string listener;                             // "bootstrap" or "broker-N", for logs
 };
 
 class Session {

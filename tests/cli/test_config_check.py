@@ -122,3 +122,13 @@ def test_should_name_a_bad_override(tmp_path):
     assert result.stderr == ("tidemark: config error: --set proxy.brokers=3: proxy.brokers: unknown "
                              "field (proxy has: listen, advertised_host, broker_port_base, upstream, "
                              "max_frame_bytes)\n")
+
+
+def test_should_require_cert_and_key_together_for_mutual_tls(tmp_path):
+    path = tmp_path / "tls.yaml"
+    path.write_text('proxy: {upstream: {bootstrap_servers: "k:1", tls: {enabled: true, '
+                    'cert_file: /etc/client.pem}}}\n')
+    result = check(path)
+    assert result.returncode == 2
+    assert result.stderr == (f"tidemark: config error: {path}: proxy.upstream.tls: cert_file and "
+                             "key_file go together (mutual TLS needs both)\n")
