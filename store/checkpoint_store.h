@@ -1,0 +1,59 @@
+#pragma once
+
+// The local store of sealed checkpoints. A checkpoint is a Manifest (offsets,
+// state references, id, time, trigger) plus the state blobs it references,
+// stored by content address (SHA-256) so an unchanged blob is written once.
+//
+// Contract:
+// - commit() is atomic: after a crash at any point, a reader sees either the
+//   previous checkpoints or the previous ones plus the new one, complete with
+//   every blob it references. Nothing partial is ever visible.
+// - After each commit only the newest `retained` checkpoints are kept, and
+//   blobs no kept checkpoint references are deleted in the same transaction.
+// - Errors are Status values: ResourceExhausted (disk full),
+//   FailedPrecondition (read-only), Unavailable (locked), DataLoss (corrupt).
+//   A failed commit changes nothing; the caller may retry.
+//
+// Not thread-safe: one owner thread.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/store/checkpoint.pb.h"
+#include "sidecar/base/status.h"
+
+namespace tidemark::store {
+
+using Manifest = v1::Manifest;
+
+// Gives the bytes of a blob the store asks for (by SHA-256), or nullopt if the
+// caller has none (a bug: every StateRef's blob must be available).
+using BlobSource = std::function<std::optional<std::string_view>(const std::string& sha256)>;
+
+class CheckpointStore {
+ public:
+  virtual ~CheckpointStore() = default;
+
+  virtual Status commit(const Manifest& manifest, const BlobSource& blobs) = 0;
+
+  virtual StatusOr<std::optional<Manifest>> latest() = 0;
+  virtual StatusOr<std::optional<Manifest>> get(uint64_t id) = 0;
+  // Retained checkpoints, newest first.
+  virtual StatusOr<std::vector<Manifest>> list() = 0;
+  virtual StatusOr<std::string> readBlob(const std::string& sha256) = 0;
+  virtual StatusOr<bool> hasBlob(const std::string& sha256) = 0;
+
+  // An id greater than every id this store has seen, and time-ordered:
+  // max(latest + 1, now_ms * 1000), so ids grow across restarts and hosts.
+  virtual StatusOr<uint64_t> nextId(int64_t now_ms) = 0;
+};
+
+// SHA-256 of `data`, raw 32 bytes.
+std::string sha256(std::string_view data);
+std::string toHex(std::string_view bytes);
+
+}  // namespace tidemark::store

@@ -1,0 +1,89 @@
+#pragma once
+
+// The one seam over SQLite: the only file that holds sqlite3 pointers. Errors
+// come back as Status with SQLite's condition mapped to a code callers can act
+// on: disk full → ResourceExhausted, read-only → FailedPrecondition, busy or
+// locked → Unavailable, corrupt or not a database → DataLoss.
+//
+// Not thread-safe: a Database and its Statements belong to one thread.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sidecar/base/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace tidemark::store {
+
+class Statement {
+ public:
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+  ~Statement();
+
+  Statement& bind(int index, int64_t value);
+  Statement& bindText(int index, std::string_view value);
+  Statement& bindBlob(int index, std::string_view value);
+  Statement& bindNull(int index);
+
+  // Advances: true when a row is available, false when done.
+  StatusOr<bool> step();
+  // Steps to completion (for statements without results).
+  Status run();
+  void reset();
+
+  int64_t columnInt(int index) const;
+  std::string columnText(int index) const;
+  std::string columnBlob(int index) const;
+  bool columnIsNull(int index) const;
+
+ private:
+  friend class Database;
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  Status bind_error_;
+};
+
+class Database {
+ public:
+  // Opens (creating if `create`) with WAL and synchronous=FULL.
+  static StatusOr<std::unique_ptr<Database>> open(const std::string& path, bool create);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  Status exec(const std::string& sql);
+  StatusOr<Statement> prepare(const std::string& sql);
+  // "ok", or what PRAGMA integrity_check found.
+  StatusOr<std::string> integrityCheck();
+  const std::string& path() const { return path_; }
+
+ private:
+  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back if destroyed before commit().
+class Transaction {
+ public:
+  static StatusOr<Transaction> begin(Database& db);
+  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  ~Transaction();
+  Status commit();
+
+ private:
+  explicit Transaction(Database* db) : db_(db) {}
+  Database* db_;
+};
+
+// Maps an SQLite result code (and its message) to a Status.
+Status sqliteStatus(int code, const std::string& what);
+
+}  // namespace tidemark::store

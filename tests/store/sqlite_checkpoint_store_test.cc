@@ -1,0 +1,235 @@
+#include "store/sqlite_checkpoint_store.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+namespace tidemark::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tidemark-store-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = (dir_ / "tidemark.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<SqliteCheckpointStore> open(uint32_t retained = 10) {
+    auto s = SqliteCheckpointStore::open(path_, retained);
+    EXPECT_TRUE(s.isOk()) << s.status().toString();
+    return s.isOk() ? std::move(s).value() : nullptr;
+  }
+
+  fs::path dir_;
+  std::string path_;
+};
+
+// A checkpoint of `state` (key -> bytes) and one offset, with a blob source over `state`.
+struct Built {
+  Manifest manifest;
+  std::map<std::string, std::string> by_hash;
+  int asked = 0;
+  BlobSource source() {
+    return [this](const std::string& h) -> std::optional<std::string_view> {
+      ++asked;
+      auto it = by_hash.find(h);
+      if (it == by_hash.end()) return std::nullopt;
+      return std::string_view(it->second);
+    };
+  }
+};
+
+Built build(uint64_t id, const std::map<std::string, std::string>& state, int64_t offset) {
+  Built b;
+  b.manifest.set_format_version(1);
+  b.manifest.set_id(id);
+  b.manifest.set_created_at_ms(1000);
+  b.manifest.set_trigger("interval");
+  auto* o = b.manifest.add_offsets();
+  o->mutable_key()->set_group("g");
+  o->mutable_key()->set_topic("orders.v1");
+  o->mutable_key()->set_partition(3);
+  o->set_offset(offset);
+  o->set_leader_epoch(-1);
+  for (const auto& [key, data] : state) {
+    auto* ref = b.manifest.add_state();
+    ref->set_key(key);
+    ref->set_sha256(sha256(data));
+    ref->set_size(data.size());
+    b.by_hash[ref->sha256()] = data;
+  }
+  return b;
+}
+
+TEST_F(StoreTest, ShouldHaveNoCheckpointWhenNew) {
+  auto store = open();
+  auto latest = store->latest();
+  ASSERT_TRUE(latest.isOk());
+  EXPECT_FALSE(latest->has_value());
+}
+
+TEST_F(StoreTest, ShouldReadBackACommittedCheckpointAfterReopening) {
+  {
+    auto store = open();
+    Built b = build(7, {{"counts", "a=1"}, {"empty", ""}}, 42);
+    ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+  }
+  auto store = open();
+  auto latest = store->latest();
+  ASSERT_TRUE(latest.isOk() && latest->has_value());
+  EXPECT_EQ((*latest)->id(), 7u);
+  EXPECT_EQ((*latest)->offsets(0).key().topic(), "orders.v1");
+  EXPECT_EQ((*latest)->offsets(0).offset(), 42);
+  EXPECT_FALSE((*latest)->offsets(0).has_metadata());
+  ASSERT_EQ((*latest)->state_size(), 2);
+  EXPECT_EQ(*store->readBlob(sha256("a=1")), "a=1");
+  EXPECT_EQ(*store->readBlob(sha256("")), "");
+}
+
+TEST_F(StoreTest, ShouldWriteAnUnchangedBlobOnlyOnce) {
+  auto store = open();
+  Built first = build(1, {{"big", std::string(1 << 16, 'x')}, {"small", "1"}}, 1);
+  ASSERT_TRUE(store->commit(first.manifest, first.source()).isOk());
+  EXPECT_EQ(first.asked, 2);
+  Built second = build(2, {{"big", std::string(1 << 16, 'x')}, {"small", "2"}}, 2);
+  ASSERT_TRUE(store->commit(second.manifest, second.source()).isOk());
+  EXPECT_EQ(second.asked, 1);  // only the changed blob was needed
+}
+
+TEST_F(StoreTest, ShouldKeepTheRetainedCheckpointsAndCollectUnreferencedBlobs) {
+  auto store = open(/*retained=*/2);
+  for (uint64_t id = 1; id <= 4; ++id) {
+    Built b = build(id, {{"k", "v" + std::to_string(id)}}, static_cast<int64_t>(id));
+    ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+  }
+  auto all = store->list();
+  ASSERT_TRUE(all.isOk());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id(), 4u);
+  EXPECT_EQ((*all)[1].id(), 3u);
+  EXPECT_FALSE(*store->hasBlob(sha256("v1")));
+  EXPECT_FALSE(*store->hasBlob(sha256("v2")));
+  EXPECT_TRUE(*store->hasBlob(sha256("v3")));
+  EXPECT_FALSE(store->get(1)->has_value());
+  EXPECT_TRUE(store->get(3)->has_value());
+}
+
+TEST_F(StoreTest, ShouldLeaveNothingBehindWhenACommitFails) {
+  auto store = open();
+  Built good = build(1, {{"k", "v1"}}, 1);
+  ASSERT_TRUE(store->commit(good.manifest, good.source()).isOk());
+  Built bad = build(2, {{"k", "v2"}, {"missing", "never given"}}, 2);
+  bad.by_hash.erase(sha256("never given"));
+  Status s = store->commit(bad.manifest, bad.source());
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
+  EXPECT_EQ((*store->latest())->id(), 1u);
+  EXPECT_FALSE(*store->hasBlob(sha256("v2")));  // rolled back with the rest
+}
+
+TEST_F(StoreTest, ShouldHandOutIdsThatGrowAcrossRestarts) {
+  {
+    auto store = open();
+    Built b = build(5'000'000'000'000'000ULL, {}, 1);
+    ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+  }
+  auto store = open();
+  EXPECT_EQ(*store->nextId(1), 5'000'000'000'000'001ULL);
+  std::filesystem::remove(path_);
+  auto fresh = open();
+  EXPECT_EQ(*fresh->nextId(1'700'000'000'000), 1'700'000'000'000'000ULL);
+}
+
+TEST_F(StoreTest, ShouldRefuseAFileThatIsNotADatabase) {
+  std::ofstream(path_) << std::string(8192, 'z');
+  auto store = SqliteCheckpointStore::open(path_, 10);
+  ASSERT_FALSE(store.isOk());
+  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss) << store.status().toString();
+}
+
+TEST_F(StoreTest, ShouldRefuseAFormatVersionItDoesNotKnow) {
+  {
+    auto store = open();
+  }
+  {
+    auto db = Database::open(path_, false);
+    ASSERT_TRUE(db.isOk());
+    ASSERT_TRUE((*db)->exec("UPDATE meta SET value = '99' WHERE key = 'format_version'").isOk());
+  }
+  auto store = SqliteCheckpointStore::open(path_, 10);
+  ASSERT_FALSE(store.isOk());
+  EXPECT_NE(store.status().message().find("format version '99'"), std::string::npos);
+}
+
+// A child process commits checkpoints as fast as it can and reports each id
+// once commit() returned; the parent kills it with SIGKILL at a random moment,
+// then opens the store: it must be intact, hold every reported checkpoint (or a
+// newer one) and every blob the latest one references.
+TEST_F(StoreTest, ShouldNeverLoseOrTearACheckpointWhenKilledAtRandomMoments) {
+  constexpr int kIterations = 200;
+  std::mt19937 rng(12345);
+  uint64_t next_id = 1;
+  for (int i = 0; i < kIterations; ++i) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      auto store = SqliteCheckpointStore::open(path_, 3);
+      if (!store.isOk()) _exit(3);
+      for (uint64_t id = next_id;; ++id) {
+        std::string blob(1024 + (id % 7) * 4096, static_cast<char>('a' + id % 26));
+        Built b = build(id, {{"state", blob}, {"id", std::to_string(id)}}, static_cast<int64_t>(id));
+        if (!(*store)->commit(b.manifest, b.source()).isOk()) _exit(4);
+        if (write(fds[1], &id, sizeof(id)) != sizeof(id)) _exit(5);
+      }
+    }
+    close(fds[1]);
+    usleep(std::uniform_int_distribution<int>(0, 40000)(rng));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
+    uint64_t reported = 0, id = 0;
+    while (read(fds[0], &id, sizeof(id)) == sizeof(id)) reported = id;
+    close(fds[0]);
+
+    auto store = SqliteCheckpointStore::open(path_, 3);
+    ASSERT_TRUE(store.isOk()) << "iteration " << i << ": " << store.status().toString();
+    auto latest = (*store)->latest();
+    ASSERT_TRUE(latest.isOk());
+    if (!latest->has_value()) {
+      ASSERT_EQ(reported, 0u) << "a reported checkpoint was lost";
+      continue;
+    }
+    const Manifest& m = **latest;
+    ASSERT_GE(m.id(), reported) << "iteration " << i << " lost checkpoint " << reported;
+    for (const auto& ref : m.state()) {
+      auto data = (*store)->readBlob(ref.sha256());
+      ASSERT_TRUE(data.isOk()) << "iteration " << i << ": " << data.status().toString();
+      ASSERT_EQ(data->size(), ref.size());
+    }
+    // Keys in sorted order: "id" is the first blob; it names its own checkpoint.
+    ASSERT_EQ(m.state(0).key(), "id");
+    ASSERT_EQ(*(*store)->readBlob(m.state(0).sha256()), std::to_string(m.id()));
+    next_id = m.id() + 1;
+  }
+  // The kills must have landed among real commits, not only before the first.
+  EXPECT_GT(next_id, static_cast<uint64_t>(kIterations / 4));
+}
+
+}  // namespace
+}  // namespace tidemark::store
