@@ -189,3 +189,17 @@ c.close()
     out, _ = proc.communicate(timeout=150)
     assert out.strip() == "120"
     assert sidecar.proc.poll() is None
+
+
+def test_should_serve_metadata_to_each_generation_of_librdkafka(kafka, sidecar_factory):
+    """Regression: librdkafka 2.15.1 (client and mock) send Metadata v12 frames
+    with bytes after the message; the proxy must keep working, as Kafka does."""
+    sidecar = sidecar_factory(kafka)
+    out = subprocess.run(["kcat", "-L", "-J", "-b", sidecar.fields["proxy"]], capture_output=True,
+                         text=True, timeout=60, env=client_env(kafka.generation))
+    assert out.returncode == 0, out.stderr
+    meta = json.loads(out.stdout)
+    assert len(meta["brokers"]) == 3
+    assert {t["topic"] for t in meta["topics"]} == {"demo"}
+    upstream_ports = {b.rsplit(":", 1)[1] for b in kafka.bootstrap.split(",")}
+    assert not any(b["name"].rsplit(":", 1)[1] in upstream_ports for b in meta["brokers"])

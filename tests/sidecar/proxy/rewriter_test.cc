@@ -195,3 +195,30 @@ TEST(ApiVersionsClampTest, ShouldAnswerTooNewRequestsWithItsOwnRangeInV0) {
 
 }  // namespace
 }  // namespace tidemark::proxy
+
+namespace tidemark::proxy {
+namespace {
+
+// librdkafka 2.15.1's mock ends Metadata v12 responses with a second empty tag
+// section; Kafka's readers ignore such bytes. The proxy keeps them.
+TEST(RewriterTrailingBytesTest, ShouldRewriteAndKeepBytesThatFollowTheMessage) {
+  BrokerMap brokers("127.0.0.1", 19100, nullptr);
+  TopicCache topics;
+  RewriteContext ctx{brokers, topics};
+  kafka::MetadataResponse m;
+  m.brokers.push_back({1, "kafka-0", 9092, std::nullopt, {}});
+  std::string body = *m.serialize(12) + std::string(1, '\0');
+  auto out = rewriteResponse(3, 12, body, ctx);
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  ASSERT_TRUE(out->has_value());
+  EXPECT_EQ((*out)->back(), '\0');
+  kafka::MetadataResponse back;
+  kafka::Reader r(**out);
+  back.decode(r, 12, true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.remaining(), 1u);
+  EXPECT_EQ(back.brokers[0].port, 19101);
+}
+
+}  // namespace
+}  // namespace tidemark::proxy
