@@ -4,10 +4,10 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "sidecar/base/log.h"
@@ -17,23 +17,91 @@ namespace {
 
 const char* methodName(evhttp_cmd_type cmd) {
   switch (cmd) {
-    case EVHTTP_REQ_GET:
-      return "GET";
-    case EVHTTP_REQ_POST:
-      return "POST";
-    case EVHTTP_REQ_PUT:
-      return "PUT";
-    case EVHTTP_REQ_DELETE:
-      return "DELETE";
-    case EVHTTP_REQ_HEAD:
-      return "HEAD";
-    case EVHTTP_REQ_OPTIONS:
-      return "OPTIONS";
-    case EVHTTP_REQ_PATCH:
-      return "PATCH";
-    default:
-      return "OTHER";
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "OTHER";
   }
+}
+
+uint16_t boundPort(evhttp_bound_socket* handle) {
+  evutil_socket_t fd = evhttp_bound_socket_get_fd(handle);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 1;  // paths begin with '/'
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    out.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// One outstanding evhttp request: dropped if its connection closes first.
+struct Pending {
+  evhttp_request* req;
+  bool answered = false;
+  bool gone = false;
+};
+
+void send(const std::shared_ptr<Pending>& p, const Response& response) {
+  if (p->answered || p->gone) return;
+  p->answered = true;
+  evkeyvalq* headers = evhttp_request_get_output_headers(p->req);
+  if (!response.body.empty() || response.status != 204) {
+    evhttp_add_header(headers, "Content-Type", response.content_type.c_str());
+  }
+  for (const auto& [name, value] : response.headers) {
+    evhttp_add_header(headers, name.c_str(), value.c_str());
+  }
+  evbuffer* out = evbuffer_new();
+  evbuffer_add(out, response.body.data(), response.body.size());
+  evhttp_send_reply(p->req, response.status, nullptr, out);
+  evbuffer_free(out);
+}
+
+}  // namespace
+
+std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      int hi = hexValue(in[i + 1]);
+      int lo = hexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      char decoded = static_cast<char>(hi * 16 + lo);
+      if (decoded == '\0') return std::nullopt;
+      out.push_back(decoded);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 std::string jsonEscape(std::string_view s) {
@@ -53,21 +121,16 @@ std::string jsonEscape(std::string_view s) {
   return out;
 }
 
-uint16_t boundPort(evhttp_bound_socket* handle) {
-  evutil_socket_t fd = evhttp_bound_socket_get_fd(handle);
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
-
-}  // namespace
-
 Response Response::json(int status, std::string body) {
   Response r;
   r.status = status;
   r.body = std::move(body);
+  return r;
+}
+
+Response Response::empty(int status) {
+  Response r;
+  r.status = status;
   return r;
 }
 
@@ -82,8 +145,20 @@ HttpServer::~HttpServer() {
   if (http_ != nullptr) evhttp_free(http_);
 }
 
-void HttpServer::route(std::string method, std::string path, Handler handler) {
-  routes_[{std::move(method), std::move(path)}] = std::move(handler);
+void HttpServer::route(std::string method, std::string pattern, Handler handler) {
+  Route r{std::move(method), pattern, split(pattern), std::move(handler)};
+  routes_.push_back(std::move(r));
+}
+
+void HttpServer::route(std::string method, std::string pattern, SyncHandler handler) {
+  route(std::move(method), std::move(pattern),
+        Handler([h = std::move(handler)](const Request& req, Reply reply) { reply(h(req)); }));
+}
+
+std::vector<std::pair<std::string, std::string>> HttpServer::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Route& r : routes_) out.emplace_back(r.method, r.pattern);
+  return out;
 }
 
 Status HttpServer::start(const config::HostPort& address, size_t max_body_bytes) {
@@ -91,6 +166,7 @@ Status HttpServer::start(const config::HostPort& address, size_t max_body_bytes)
   if (http_ == nullptr) return internalError("libevent: evhttp_new failed");
   evhttp_set_max_body_size(http_, static_cast<ev_ssize_t>(max_body_bytes));
   evhttp_set_max_headers_size(http_, 64 * 1024);
+  evhttp_set_timeout(http_, 60);
   evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
   evhttp_set_gencb(http_, &HttpServer::onRequest, this);
@@ -110,39 +186,93 @@ void HttpServer::onRequest(evhttp_request* req, void* self) {
   static_cast<HttpServer*>(self)->handle(req);
 }
 
+bool HttpServer::match(const Route& route, const std::string& path,
+                       std::map<std::string, std::string>& params, bool& bad) {
+  const std::vector<std::string> parts = split(path);
+  const auto& segs = route.segments;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const std::string& seg = segs[i];
+    const bool is_param = seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+    if (is_param && seg.size() > 5 && seg.compare(seg.size() - 4, 4, "...}") == 0) {
+      if (i >= parts.size()) return false;
+      std::string rest;
+      for (size_t j = i; j < parts.size(); ++j) rest += (j > i ? "/" : "") + parts[j];
+      auto decoded = percentDecode(rest, false);
+      if (!decoded) return bad = true, false;
+      params[seg.substr(1, seg.size() - 5)] = *decoded;
+      return true;
+    }
+    if (i >= parts.size()) return false;
+    if (is_param) {
+      auto decoded = percentDecode(parts[i], false);
+      if (!decoded) return bad = true, false;
+      params[seg.substr(1, seg.size() - 2)] = *decoded;
+    } else if (seg != parts[i]) {
+      return false;
+    }
+  }
+  return segs.size() == parts.size();
+}
+
 void HttpServer::handle(evhttp_request* req) {
+  auto pending = std::make_shared<Pending>(Pending{req});
+  // If the client goes away before a deferred answer, evhttp frees the request.
+  evhttp_connection* conn = evhttp_request_get_connection(req);
+  evhttp_connection_set_closecb(
+      conn, [](evhttp_connection*, void* arg) { static_cast<Pending*>(arg)->gone = true; },
+      pending.get());
+  Reply reply = [pending, conn](Response r) {
+    if (!pending->gone) evhttp_connection_set_closecb(conn, nullptr, nullptr);
+    send(pending, r);
+  };
+
   Request request;
   request.method = methodName(evhttp_request_get_command(req));
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   const char* raw_path = uri ? evhttp_uri_get_path(uri) : nullptr;
   const char* raw_query = uri ? evhttp_uri_get_query(uri) : nullptr;
-  request.path = raw_path ? raw_path : "/";
-  request.query = raw_query ? raw_query : "";
+  request.path = raw_path && *raw_path ? raw_path : "/";
+  if (raw_query != nullptr) {
+    std::string_view q(raw_query);
+    while (!q.empty()) {
+      size_t amp = q.find('&');
+      std::string_view pair = q.substr(0, amp);
+      size_t eq = pair.find('=');
+      auto k = percentDecode(pair.substr(0, eq), true);
+      auto v = percentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+      if (!k || !v) {
+        return reply(Response::error(400, "bad_request", "malformed query string"));
+      }
+      request.query[*k] = *v;
+      if (amp == std::string_view::npos) break;
+      q.remove_prefix(amp + 1);
+    }
+  }
+  for (evkeyval* h = evhttp_request_get_input_headers(req)->tqh_first; h; h = h->next.tqe_next) {
+    std::string name = h->key;
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    request.headers[name] = h->value;
+  }
   evbuffer* in = evhttp_request_get_input_buffer(req);
   request.body.resize(evbuffer_get_length(in));
   evbuffer_copyout(in, request.body.data(), request.body.size());
 
-  Response response;
-  auto it = routes_.find({request.method, request.path});
-  if (it != routes_.end()) {
-    response = it->second(request);
-  } else {
-    bool path_known = false;
-    for (const auto& [key, handler] : routes_) path_known |= key.second == request.path;
-    response = path_known ? Response::error(405, "method_not_allowed",
-                                            request.method + " is not allowed on " + request.path)
-                          : Response::error(404, "not_found", "no route " + request.path);
+  bool path_known = false;
+  for (const Route& route : routes_) {
+    std::map<std::string, std::string> params;
+    bool bad = false;
+    if (!match(route, request.path, params, bad)) {
+      if (bad) return reply(Response::error(400, "bad_request", "malformed percent-encoding"));
+      continue;
+    }
+    path_known = true;
+    if (route.method != request.method) continue;
+    request.params = std::move(params);
+    return route.handler(request, std::move(reply));
   }
-
-  evkeyvalq* headers = evhttp_request_get_output_headers(req);
-  evhttp_add_header(headers, "Content-Type", response.content_type.c_str());
-  for (const auto& [name, value] : response.headers) {
-    evhttp_add_header(headers, name.c_str(), value.c_str());
-  }
-  evbuffer* out = evbuffer_new();
-  evbuffer_add(out, response.body.data(), response.body.size());
-  evhttp_send_reply(req, response.status, nullptr, out);
-  evbuffer_free(out);
+  reply(path_known ? Response::error(405, "method_not_allowed",
+                                     request.method + " is not allowed on " + request.path)
+                   : Response::error(404, "not_found", "no route " + request.path));
 }
 
 }  // namespace tidemark::http

@@ -27,9 +27,10 @@ log: {level: info}
 # (name, file content, expected stderr line after "tidemark: config error: FILE")
 BAD = [
     ("unknown_key", "proxxy: {}\n", ":1: proxxy: unknown field (top level has: job, proxy, http, "
-     "checkpoint, store, remote, log)"),
+     "checkpoint, store, remote, log, offsets, state)"),
     ("unknown_nested_key", UPSTREAM + "checkpoint: {intervall: 5s}\n",
-     ":2: checkpoint.intervall: unknown field (checkpoint has: interval, max_messages)"),
+     ":2: checkpoint.intervall: unknown field (checkpoint has: interval, max_messages, min_pause, "
+     "retained, tolerable_failures)"),
     ("wrong_type_integer", 'proxy: {broker_port_base: "many", upstream: {bootstrap_servers: k:1}}\n',
      ':1: proxy.broker_port_base: expected a non-negative integer, got "many"'),
     ("wrong_type_section", "checkpoint: 60s\n" + UPSTREAM,

@@ -1,0 +1,131 @@
+#include "sidecar/checkpoint/state_book.h"
+
+#include "store/checkpoint_store.h"
+
+namespace tidemark::checkpoint {
+
+Status validateKey(const std::string& key) {
+  if (key.empty() || key.size() > 512) return invalidArgument("key must be 1-512 bytes");
+  for (char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '~' || c == ':' || c == '@' || c == '=' ||
+                    c == '+' || c == '-' || c == '/';
+    if (!ok) return invalidArgument("key may contain only A-Z a-z 0-9 . _ ~ : @ = + - /");
+  }
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t slash = key.find('/', start);
+    std::string seg = key.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (seg.empty() || seg == "." || seg == "..") {
+      return invalidArgument("key segments must not be empty, '.' or '..'");
+    }
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return Status::ok();
+}
+
+std::string StateBook::etag(const StateEntry& e) { return "\"" + store::toHex(e.sha256) + "\""; }
+
+std::optional<StateEntry> StateBook::current(const std::string& key) const {
+  if (auto it = staged_.find(key); it != staged_.end()) return it->second;
+  if (auto it = sealed_.state.find(key); it != sealed_.state.end()) return it->second;
+  return std::nullopt;
+}
+
+Status StateBook::checkMatch(const std::string& key,
+                             const std::optional<std::string>& if_match) const {
+  if (!if_match) return Status::ok();
+  auto cur = current(key);
+  if (*if_match == "*") {
+    if (!cur) return failedPrecondition("If-Match: * but " + key + " does not exist");
+    return Status::ok();
+  }
+  if (!cur || etag(*cur) != *if_match) {
+    return failedPrecondition("If-Match " + *if_match + " does not match the current ETag of " +
+                              key);
+  }
+  return Status::ok();
+}
+
+Status StateBook::put(const std::string& key, std::string data,
+                      const std::optional<std::string>& if_match) {
+  TM_RETURN_IF_ERROR(checkMatch(key, if_match));
+  StateEntry e;
+  e.sha256 = store::sha256(data);
+  e.data = std::make_shared<const std::string>(std::move(data));
+  if (seal_immediately_) {
+    sealed_.state[key] = std::move(e);
+    ++sealed_.seal;
+  } else {
+    staged_[key] = std::move(e);
+  }
+  return Status::ok();
+}
+
+Status StateBook::remove(const std::string& key, const std::optional<std::string>& if_match) {
+  TM_RETURN_IF_ERROR(checkMatch(key, if_match));
+  if (!current(key)) return notFound("no state " + key);
+  if (seal_immediately_) {
+    sealed_.state.erase(key);
+    ++sealed_.seal;
+  } else {
+    staged_[key] = std::nullopt;
+  }
+  return Status::ok();
+}
+
+std::optional<StateEntry> StateBook::get(const std::string& key, View view) const {
+  if (view == View::kStaged) return current(key);
+  auto it = sealed_.state.find(key);
+  if (it == sealed_.state.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::pair<std::string, StateEntry>> StateBook::list(const std::string& prefix,
+                                                                View view) const {
+  std::map<std::string, StateEntry> merged;
+  for (auto it = sealed_.state.lower_bound(prefix);
+       it != sealed_.state.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    merged.insert(*it);
+  }
+  if (view == View::kStaged) {
+    for (auto it = staged_.lower_bound(prefix);
+         it != staged_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      if (it->second) {
+        merged[it->first] = *it->second;
+      } else {
+        merged.erase(it->first);
+      }
+    }
+  }
+  return {merged.begin(), merged.end()};
+}
+
+uint64_t StateBook::seal(const std::map<PartitionId, CommittedOffset>& offsets) {
+  for (auto& [key, entry] : staged_) {
+    if (entry) {
+      sealed_.state[key] = std::move(*entry);
+    } else {
+      sealed_.state.erase(key);
+    }
+  }
+  staged_.clear();
+  uint64_t processed = 0;
+  for (const auto& [id, committed] : offsets) {
+    auto it = sealed_.offsets.find(id);
+    if (it != sealed_.offsets.end() && committed.offset > it->second.offset) {
+      processed += static_cast<uint64_t>(committed.offset - it->second.offset);
+    }
+    sealed_.offsets[id] = committed;
+  }
+  ++sealed_.seal;
+  return processed;
+}
+
+void StateBook::restore(SealedView view) {
+  staged_.clear();
+  sealed_ = std::move(view);
+}
+
+}  // namespace tidemark::checkpoint

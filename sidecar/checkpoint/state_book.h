@@ -1,0 +1,94 @@
+#pragma once
+
+// The application's state and processed offsets as the sidecar holds them
+// between checkpoints, after Samza: writes are *staged*; the application's
+// next offset commit *seals* the staged writes together with those offsets;
+// a checkpoint persists only the sealed view. So state and offsets always
+// agree in what a checkpoint holds, and in what a restarted application sees.
+//
+//   put/delete ─▶ staged ──seal(offsets)──▶ sealed ──checkpoint──▶ store
+//
+// With seal_on=immediate, writes go straight to sealed (apps that keep state
+// without committing offsets). Pure logic, no I/O. Loop thread only.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/store/checkpoint.pb.h"
+#include "sidecar/base/status.h"
+
+namespace tidemark::checkpoint {
+
+struct PartitionId {
+  std::string group;
+  std::string topic;
+  int32_t partition = 0;
+  auto operator<=>(const PartitionId&) const = default;
+};
+
+// What the application committed for a partition, verbatim.
+struct CommittedOffset {
+  int64_t offset = 0;       // Kafka's "next offset to read"
+  int32_t leader_epoch = -1;
+  std::optional<std::string> metadata;
+  bool operator==(const CommittedOffset&) const = default;
+};
+
+using Blob = std::shared_ptr<const std::string>;
+
+struct StateEntry {
+  Blob data;
+  std::string sha256;  // raw 32 bytes; the ETag is its hex form
+};
+
+enum class View { kSealed, kStaged };
+
+// What a checkpoint persists: one consistent sealed view.
+struct SealedView {
+  uint64_t seal = 0;  // how many seals produced this view
+  std::map<PartitionId, CommittedOffset> offsets;
+  std::map<std::string, StateEntry> state;
+};
+
+class StateBook {
+ public:
+  explicit StateBook(bool seal_immediately) : seal_immediately_(seal_immediately) {}
+
+  // If `if_match` is given, the key's current ETag (staged view) must equal
+  // it ("*": must exist); else FailedPrecondition (HTTP 409).
+  Status put(const std::string& key, std::string data, const std::optional<std::string>& if_match);
+  Status remove(const std::string& key, const std::optional<std::string>& if_match);
+  std::optional<StateEntry> get(const std::string& key, View view) const;
+  std::vector<std::pair<std::string, StateEntry>> list(const std::string& prefix, View view) const;
+
+  // Seals every staged write together with `offsets` (merged into the sealed
+  // offsets). Returns the messages processed since the previous seal,
+  // estimated from offset deltas (a partition seen first counts 0).
+  uint64_t seal(const std::map<PartitionId, CommittedOffset>& offsets);
+
+  const SealedView& sealed() const { return sealed_; }
+  bool hasStaged() const { return !staged_.empty(); }
+
+  // Replaces everything with a restored checkpoint (start-up, before serving).
+  void restore(SealedView view);
+
+  static std::string etag(const StateEntry& e);
+
+ private:
+  std::optional<StateEntry> current(const std::string& key) const;  // staged view
+  Status checkMatch(const std::string& key, const std::optional<std::string>& if_match) const;
+
+  bool seal_immediately_;
+  std::map<std::string, std::optional<StateEntry>> staged_;  // nullopt: deleted
+  SealedView sealed_;
+};
+
+// Key rules for state keys: 1-512 bytes of [A-Za-z0-9._~:@=+-] and '/', not
+// starting with '/', no empty or "." or ".." segments. A bad key is a 400.
+Status validateKey(const std::string& key);
+
+}  // namespace tidemark::checkpoint
