@@ -48,10 +48,11 @@ Status StateBook::checkMatch(const std::string& key,
   return Status::ok();
 }
 
-Status StateBook::put(const std::string& key, std::string data,
+Status StateBook::put(const std::string& key, std::string data, std::string content_type,
                       const std::optional<std::string>& if_match) {
   TM_RETURN_IF_ERROR(checkMatch(key, if_match));
   StateEntry e;
+  e.content_type = std::move(content_type);
   e.sha256 = store::sha256(data);
   e.data = std::make_shared<const std::string>(std::move(data));
   if (seal_immediately_) {

@@ -43,6 +43,7 @@ using Blob = std::shared_ptr<const std::string>;
 struct StateEntry {
   Blob data;
   std::string sha256;  // raw 32 bytes; the ETag is its hex form
+  std::string content_type;
 };
 
 enum class View { kSealed, kStaged };
@@ -60,7 +61,8 @@ class StateBook {
 
   // If `if_match` is given, the key's current ETag (staged view) must equal
   // it ("*": must exist); else FailedPrecondition (HTTP 409).
-  Status put(const std::string& key, std::string data, const std::optional<std::string>& if_match);
+  Status put(const std::string& key, std::string data, std::string content_type,
+             const std::optional<std::string>& if_match);
   Status remove(const std::string& key, const std::optional<std::string>& if_match);
   std::optional<StateEntry> get(const std::string& key, View view) const;
   std::vector<std::pair<std::string, StateEntry>> list(const std::string& prefix, View view) const;

@@ -52,8 +52,8 @@ int runSidecar(const config::Config& config,
       TM_LOG(Warn, "main", "second stop signal: exiting now");
       _exit(kExitRuntime);
     }
-    TM_LOG(Info, "main", "stop signal received: shutting down");
-    l.stop();
+    TM_LOG(Info, "main", "stop signal received: taking the final checkpoint");
+    sidecar.shutdown([&l] { l.stop(); });
   };
   for (int signo : {SIGINT, SIGTERM}) {
     Status s = l.onSignal(signo, onStopSignal);

@@ -1,6 +1,10 @@
 #include "sidecar/server/sidecar.h"
 
+#include <filesystem>
+
 #include "sidecar/base/log.h"
+#include "sidecar/checkpoint/http_api.h"
+#include "store/sqlite_checkpoint_store.h"
 
 namespace tidemark::server {
 
@@ -10,6 +14,25 @@ Sidecar::Sidecar(config::Config config, event::EventLoop& loop)
 Sidecar::~Sidecar() = default;
 
 Status Sidecar::start() {
+  const std::string& path = config_.store().path();
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  auto store = store::SqliteCheckpointStore::open(path, config_.checkpoint().retained());
+  if (!store.isOk()) return store.status().withPrefix("store.path " + path);
+  const auto& cp = config_.checkpoint();
+  auto ms = [](const google::protobuf::Duration& d) {
+    return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+  };
+  checkpoint::CoordinatorOptions options{
+      config_.job().id(),     ms(cp.interval()),       ms(cp.min_pause()),
+      cp.max_messages(),      cp.retained(),           cp.tolerable_failures(),
+      config_.state().seal_on() == config::v1::State::IMMEDIATE};
+  coordinator_ =
+      std::make_unique<checkpoint::Coordinator>(options, loop_, std::move(store).value());
+  TM_RETURN_IF_ERROR(coordinator_->restore());
+  coordinator_->start();
+  checkpoint::registerRoutes(http_, *coordinator_);
   addHealthRoutes();
   TM_RETURN_IF_ERROR(proxy_.start());
   TM_ASSIGN_OR_RETURN(config::HostPort http_addr, config::parseHostPort(config_.http().listen()));
@@ -17,11 +40,32 @@ Status Sidecar::start() {
   return Status::ok();
 }
 
+void Sidecar::shutdown(std::function<void()> done) {
+  coordinator_->checkpoint("shutdown", [done = std::move(done)](StatusOr<uint64_t> id) {
+    if (id.isOk()) {
+      TM_LOG(Info, "main", "final checkpoint durable").kv("id", *id);
+    } else {
+      TM_LOG(Error, "main", "final checkpoint failed").kv("error", id.status().toString());
+    }
+    done();
+  });
+}
+
 void Sidecar::addHealthRoutes() {
   http_.route("GET", "/healthz", [](const http::Request&) {
     return http::Response::json(200, "{\"status\":\"ok\"}");
   });
-  http_.route("GET", "/readyz", [](const http::Request&) {
+  http_.route("GET", "/readyz", [this](const http::Request&) {
+    const auto& stats = coordinator_->stats();
+    if (!coordinator_->restored()) {
+      return http::Response::json(503, "{\"status\":\"not_ready\",\"reason\":\"restoring\"}");
+    }
+    if (stats.consecutive_failures > config_.checkpoint().tolerable_failures()) {
+      return http::Response::json(
+          503, "{\"status\":\"not_ready\",\"reason\":\"" +
+                   std::to_string(stats.consecutive_failures) +
+                   " consecutive checkpoint failures\"}");
+    }
     return http::Response::json(200, "{\"status\":\"ready\"}");
   });
 }

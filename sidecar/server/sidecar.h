@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "sidecar/checkpoint/coordinator.h"
 #include "sidecar/config/loader.h"
 #include "sidecar/event/event_loop.h"
 #include "sidecar/http/http_server.h"
@@ -18,8 +19,12 @@ class Sidecar {
   Sidecar(config::Config config, event::EventLoop& loop);
   ~Sidecar();
 
-  // Binds every listener. On error nothing is left listening.
+  // Opens the store, restores the latest checkpoint, then binds every
+  // listener: nothing is served before restore finished.
   Status start();
+
+  // Takes the final checkpoint, then calls `done` (also after a failure).
+  void shutdown(std::function<void()> done);
 
   // Where the listeners ended up (after start(); ports resolved if 0 was asked).
   config::HostPort httpAddress() const { return http_.boundAddress(); }
@@ -32,6 +37,7 @@ class Sidecar {
   event::EventLoop& loop_;
   http::HttpServer http_;
   proxy::Proxy proxy_;
+  std::unique_ptr<checkpoint::Coordinator> coordinator_;
 };
 
 }  // namespace tidemark::server

@@ -1,0 +1,215 @@
+#include "sidecar/checkpoint/coordinator.h"
+
+#include <algorithm>
+
+#include "sidecar/base/log.h"
+
+namespace tidemark::checkpoint {
+
+int64_t nowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int64_t monotonicUs() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+store::Manifest buildManifest(const SealedView& view, const std::string& job_id,
+                              const std::string& trigger) {
+  store::Manifest m;
+  m.set_format_version(1);
+  m.set_created_at_ms(nowMs());
+  m.set_trigger(trigger);
+  m.set_job_id(job_id);
+  for (const auto& [id, committed] : view.offsets) {
+    auto* o = m.add_offsets();
+    o->mutable_key()->set_group(id.group);
+    o->mutable_key()->set_topic(id.topic);
+    o->mutable_key()->set_partition(id.partition);
+    o->set_offset(committed.offset);
+    o->set_leader_epoch(committed.leader_epoch);
+    if (committed.metadata) o->set_metadata(*committed.metadata);
+  }
+  for (const auto& [key, entry] : view.state) {
+    auto* ref = m.add_state();
+    ref->set_key(key);
+    ref->set_sha256(entry.sha256);
+    ref->set_size(entry.data->size());
+    ref->set_content_type(entry.content_type);
+  }
+  return m;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorOptions options, event::EventLoop& loop,
+                         std::unique_ptr<store::CheckpointStore> store)
+    : options_(std::move(options)),
+      loop_(loop),
+      store_(std::move(store)),
+      book_(options_.seal_immediately) {}
+
+Coordinator::~Coordinator() {
+  worker_.reset();  // drains in-flight store work before the store goes
+}
+
+Status Coordinator::restore() {
+  const int64_t start = monotonicUs();
+  TM_ASSIGN_OR_RETURN(auto latest, store_->latest());
+  TM_ASSIGN_OR_RETURN(retained_, store_->list());
+  SealedView view;
+  uint64_t bytes = 0;
+  if (latest) {
+    for (const auto& o : latest->offsets()) {
+      CommittedOffset c{o.offset(), o.leader_epoch(),
+                        o.has_metadata() ? std::optional<std::string>(o.metadata()) : std::nullopt};
+      view.offsets[{o.key().group(), o.key().topic(), o.key().partition()}] = c;
+    }
+    for (const auto& ref : latest->state()) {
+      TM_ASSIGN_OR_RETURN(std::string data, store_->readBlob(ref.sha256()));
+      bytes += data.size();
+      view.state[ref.key()] = {std::make_shared<const std::string>(std::move(data)), ref.sha256(),
+                               ref.content_type()};
+    }
+    stats_.last_id = latest->id();
+  }
+  book_.restore(std::move(view));
+  durable_seal_ = book_.sealed().seal;
+  restored_ = true;
+  TM_LOG(Info, "checkpoint", latest ? "restored" : "no checkpoint to restore: starting empty")
+      .kv("id", latest ? std::to_string(latest->id()) : "none")
+      .kv("offsets", latest ? latest->offsets_size() : 0)
+      .kv("state_keys", latest ? latest->state_size() : 0)
+      .kv("state_bytes", bytes)
+      .kv("duration_ms", (monotonicUs() - start) / 1000);
+  return Status::ok();
+}
+
+void Coordinator::start() {
+  worker_ = std::make_unique<StoreWorker>(loop_, *store_);
+  interval_timer_ = loop_.createTimer([this] { onInterval(); });
+  interval_timer_->arm(options_.interval);
+  retry_timer_ = loop_.createTimer([this] { maybeStart("retry"); });
+}
+
+void Coordinator::onInterval() {
+  interval_timer_->arm(options_.interval);
+  if (book_.sealed().seal == durable_seal_ && stats_.last_id) {
+    ++stats_.skipped;  // nothing sealed since the last checkpoint
+    return;
+  }
+  if (nowMs() - last_end_ms_ < options_.min_pause.count()) return;
+  maybeStart("interval");
+}
+
+void Coordinator::onSealed(uint64_t processed) {
+  messages_since_ += processed;
+  if (options_.max_messages > 0 && messages_since_ >= options_.max_messages) {
+    maybeStart("messages");
+  }
+}
+
+void Coordinator::checkpoint(const std::string& trigger, Done done) {
+  const uint64_t seal = book_.sealed().seal;
+  if (seal == durable_seal_ && stats_.last_id && !in_flight_) {
+    done(*stats_.last_id);  // everything sealed is already durable
+    return;
+  }
+  waiters_.push_back({seal, std::move(done)});
+  maybeStart(trigger);
+}
+
+void Coordinator::maybeStart(const std::string& trigger) {
+  if (!restored_ || !worker_) return;
+  if (in_flight_) {
+    ++stats_.coalesced;
+    return;
+  }
+  run(trigger);
+}
+
+void Coordinator::run(const std::string& trigger) {
+  in_flight_ = true;
+  messages_since_ = 0;
+  // The sealed view is immutable once copied: blobs are shared, not copied.
+  auto view = std::make_shared<SealedView>(book_.sealed());
+  auto manifest = std::make_shared<store::Manifest>(buildManifest(*view, options_.job_id, trigger));
+  const int64_t started = monotonicUs();
+  worker_->submit<Result>(
+      [view, manifest, started](store::CheckpointStore& store) {
+        Result r;
+        auto id = store.nextId(manifest->created_at_ms());
+        if (!id.isOk()) {
+          r.status = id.status();
+          return r;
+        }
+        manifest->set_id(*id);
+        std::map<std::string, const std::string*> by_hash;
+        for (const auto& [key, entry] : view->state) by_hash[entry.sha256] = entry.data.get();
+        r.status = store.commit(*manifest, [&](const std::string& h) -> std::optional<std::string_view> {
+          auto it = by_hash.find(h);
+          if (it == by_hash.end()) return std::nullopt;
+          return std::string_view(*it->second);
+        });
+        r.manifest = *manifest;
+        r.duration_us = monotonicUs() - started;
+        return r;
+      },
+      [this, seal = view->seal](Result r) { finish(seal, std::move(r)); });
+}
+
+void Coordinator::finish(uint64_t seal, Result r) {
+  in_flight_ = false;
+  last_end_ms_ = nowMs();
+  if (!r.status.isOk()) {
+    ++stats_.failed;
+    ++stats_.consecutive_failures;
+    const auto backoff = std::chrono::milliseconds(
+        std::min<int64_t>(10000, 100LL << std::min<uint32_t>(stats_.consecutive_failures, 7)));
+    TM_LOG(Error, "checkpoint", "checkpoint failed")
+        .kv("trigger", r.manifest.trigger())
+        .kv("error", r.status.toString())
+        .kv("consecutive_failures", stats_.consecutive_failures)
+        .kv("retry_in_ms", static_cast<int64_t>(backoff.count()));
+    std::vector<Waiter> failed;
+    failed.swap(waiters_);
+    for (auto& w : failed) w.done(r.status);
+    retry_timer_->arm(backoff);
+    return;
+  }
+  ++stats_.taken;
+  stats_.consecutive_failures = 0;
+  stats_.last_id = r.manifest.id();
+  stats_.last_duration_us = r.duration_us;
+  stats_.last_completed_ms = last_end_ms_;
+  durable_seal_ = std::max(durable_seal_, seal);
+  retained_.insert(retained_.begin(), r.manifest);
+  if (retained_.size() > options_.retained) retained_.resize(options_.retained);
+  TM_LOG(Info, "checkpoint", "checkpoint committed")
+      .kv("id", r.manifest.id())
+      .kv("trigger", r.manifest.trigger())
+      .kv("offsets", r.manifest.offsets_size())
+      .kv("state_keys", r.manifest.state_size())
+      .kv("duration_us", r.duration_us);
+  std::vector<Waiter> still;
+  for (auto& w : waiters_) {
+    if (w.seal <= durable_seal_) {
+      w.done(r.manifest.id());
+    } else {
+      still.push_back(std::move(w));
+    }
+  }
+  waiters_ = std::move(still);
+  for (auto& fn : durable_listeners_) fn(durable_seal_);
+  if (!waiters_.empty()) {
+    run("request");
+  } else if (options_.max_messages > 0 && messages_since_ >= options_.max_messages) {
+    run("messages");
+  }
+}
+
+}  // namespace tidemark::checkpoint

@@ -1,0 +1,126 @@
+#pragma once
+
+// The checkpoint coordinator, after Samza's commit and Flink's checkpointing:
+// decides when to checkpoint, snapshots the sealed view of the StateBook, has
+// the store write it in one transaction (on the StoreWorker), and tells the
+// waiting parties when it is durable.
+//
+// Triggers: every `interval` while something was sealed since the last
+// checkpoint; after `max_messages` processed messages; on request (HTTP,
+// shutdown, rebalance). One checkpoint in flight at a time: triggers that
+// arrive meanwhile coalesce into the next one (counted). `min_pause` spaces
+// periodic checkpoints; a failure is retried with backoff, and the count of
+// consecutive failures feeds readiness.
+//
+// Never checkpoints before restore() finished (Kafka Streams' lesson: an
+// empty view would overwrite good offsets).
+//
+// Loop thread only.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sidecar/checkpoint/state_book.h"
+#include "sidecar/checkpoint/store_worker.h"
+#include "sidecar/event/event_loop.h"
+#include "store/checkpoint_store.h"
+
+namespace tidemark::checkpoint {
+
+struct CoordinatorOptions {
+  std::string job_id;
+  std::chrono::milliseconds interval{60000};
+  std::chrono::milliseconds min_pause{0};
+  uint64_t max_messages = 100000;  // 0: off
+  uint32_t retained = 10;
+  uint32_t tolerable_failures = 3;
+  bool seal_immediately = false;
+};
+
+struct CoordinatorStats {
+  uint64_t taken = 0;
+  uint64_t failed = 0;
+  uint64_t coalesced = 0;
+  uint64_t skipped = 0;  // periodic triggers with nothing new
+  uint32_t consecutive_failures = 0;
+  std::optional<uint64_t> last_id;
+  int64_t last_duration_us = 0;
+  int64_t last_completed_ms = 0;
+};
+
+class Coordinator {
+ public:
+  using Done = std::function<void(StatusOr<uint64_t>)>;
+
+  Coordinator(CoordinatorOptions options, event::EventLoop& loop,
+              std::unique_ptr<store::CheckpointStore> store);
+  ~Coordinator();
+
+  // Loads the latest checkpoint into the StateBook. Call once, before serving.
+  Status restore();
+  // Starts the store worker and the periodic trigger.
+  void start();
+
+  StateBook& book() { return book_; }
+  bool restored() const { return restored_; }
+  const CoordinatorStats& stats() const { return stats_; }
+  // Retained checkpoints, newest first.
+  const std::vector<store::Manifest>& retained() const { return retained_; }
+
+  // The application's offsets were sealed: counts processed messages for the
+  // max_messages trigger.
+  void onSealed(uint64_t processed);
+
+  // Takes a checkpoint holding everything sealed so far; `done` gets its id
+  // once durable (or the latest id at once if nothing changed since).
+  void checkpoint(const std::string& trigger, Done done);
+
+  // Runs `fn(seal)` each time a checkpoint holding seal number `seal` is durable.
+  void onDurable(std::function<void(uint64_t seal)> fn) { durable_listeners_.push_back(std::move(fn)); }
+  uint64_t durableSeal() const { return durable_seal_; }
+
+ private:
+  struct Waiter {
+    uint64_t seal;
+    Done done;
+  };
+  struct Result {
+    Status status;
+    store::Manifest manifest;
+    int64_t duration_us = 0;
+  };
+
+  void maybeStart(const std::string& trigger);
+  void run(const std::string& trigger);
+  void finish(uint64_t seal, Result result);
+  void onInterval();
+
+  CoordinatorOptions options_;
+  event::EventLoop& loop_;
+  std::unique_ptr<store::CheckpointStore> store_;
+  std::unique_ptr<StoreWorker> worker_;
+  StateBook book_;
+  std::unique_ptr<event::Timer> interval_timer_;
+  std::unique_ptr<event::Timer> retry_timer_;
+
+  bool restored_ = false;
+  bool in_flight_ = false;
+  uint64_t durable_seal_ = 0;
+  uint64_t messages_since_ = 0;
+  int64_t last_end_ms_ = 0;
+  std::vector<Waiter> waiters_;
+  std::vector<store::Manifest> retained_;
+  std::vector<std::function<void(uint64_t)>> durable_listeners_;
+  CoordinatorStats stats_;
+};
+
+// Milliseconds since the epoch (wall clock) and a monotonic microsecond clock.
+int64_t nowMs();
+int64_t monotonicUs();
+
+}  // namespace tidemark::checkpoint

@@ -1,0 +1,19 @@
+#pragma once
+
+// The checkpoint half of the local HTTP API (docs/api.md):
+//   PUT/GET/DELETE /v1/state/{key}   GET /v1/state?prefix=&view=
+//   POST /v1/offsets                 POST /v1/commit
+//   POST /v1/checkpoints             GET /v1/checkpoints[/{id}]
+// Loop thread only.
+
+#include "sidecar/checkpoint/coordinator.h"
+#include "sidecar/http/http_server.h"
+
+namespace tidemark::checkpoint {
+
+void registerRoutes(http::HttpServer& server, Coordinator& coordinator);
+
+// Strict base64 (RFC 4648, padding required); nullopt when malformed.
+std::optional<std::string> base64Decode(std::string_view in);
+
+}  // namespace tidemark::checkpoint
