@@ -98,8 +98,8 @@ void Coordinator::start() {
 
 void Coordinator::onInterval() {
   interval_timer_->arm(options_.interval);
-  if (book_.sealed().seal == durable_seal_ && stats_.last_id) {
-    ++stats_.skipped;  // nothing sealed since the last checkpoint
+  if (book_.sealed().seal == durable_seal_) {
+    ++stats_.skipped;  // nothing sealed since the last checkpoint (or restore)
     return;
   }
   if (nowMs() - last_end_ms_ < options_.min_pause.count()) return;
@@ -150,11 +150,12 @@ void Coordinator::run(const std::string& trigger) {
         manifest->set_id(*id);
         std::map<std::string, const std::string*> by_hash;
         for (const auto& [key, entry] : view->state) by_hash[entry.sha256] = entry.data.get();
-        r.status = store.commit(*manifest, [&](const std::string& h) -> std::optional<std::string_view> {
-          auto it = by_hash.find(h);
-          if (it == by_hash.end()) return std::nullopt;
-          return std::string_view(*it->second);
-        });
+        r.status =
+            store.commit(*manifest, [&](const std::string& h) -> std::optional<std::string_view> {
+              auto it = by_hash.find(h);
+              if (it == by_hash.end()) return std::nullopt;
+              return std::string_view(*it->second);
+            });
         r.manifest = *manifest;
         r.duration_us = monotonicUs() - started;
         return r;

@@ -81,7 +81,9 @@ class Coordinator {
   void checkpoint(const std::string& trigger, Done done);
 
   // Runs `fn(seal)` each time a checkpoint holding seal number `seal` is durable.
-  void onDurable(std::function<void(uint64_t seal)> fn) { durable_listeners_.push_back(std::move(fn)); }
+  void onDurable(std::function<void(uint64_t seal)> fn) {
+    durable_listeners_.push_back(std::move(fn));
+  }
   uint64_t durableSeal() const { return durable_seal_; }
 
  private:

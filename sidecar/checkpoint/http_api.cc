@@ -13,14 +13,18 @@ using json = nlohmann::json;
 
 Response fromStatus(const Status& s) {
   switch (s.code()) {
-    case StatusCode::kInvalidArgument: return Response::error(400, "invalid_argument", s.message());
-    case StatusCode::kNotFound: return Response::error(404, "not_found", s.message());
+    case StatusCode::kInvalidArgument:
+      return Response::error(400, "invalid_argument", s.message());
+    case StatusCode::kNotFound:
+      return Response::error(404, "not_found", s.message());
     case StatusCode::kFailedPrecondition:
       return Response::error(409, "precondition_failed", s.message());
     case StatusCode::kResourceExhausted:
       return Response::error(507, "insufficient_storage", s.message());
-    case StatusCode::kUnavailable: return Response::error(503, "unavailable", s.message());
-    default: return Response::error(500, "internal", s.toString());
+    case StatusCode::kUnavailable:
+      return Response::error(503, "unavailable", s.message());
+    default:
+      return Response::error(500, "internal", s.toString());
   }
 }
 
@@ -41,8 +45,8 @@ StatusOr<std::map<PartitionId, CommittedOffset>> parseOffsets(const json& list) 
   if (!list.is_array()) return invalidArgument("offsets must be a JSON array");
   std::map<PartitionId, CommittedOffset> out;
   for (const json& o : list) {
-    if (!o.is_object() || !o.contains("group") || !o["group"].is_string() ||
-        !o.contains("topic") || !o["topic"].is_string() || !o.contains("partition") ||
+    if (!o.is_object() || !o.contains("group") || !o["group"].is_string() || !o.contains("topic") ||
+        !o["topic"].is_string() || !o.contains("partition") ||
         !o["partition"].is_number_integer() || !o.contains("offset") ||
         !o["offset"].is_number_integer()) {
       return invalidArgument(
@@ -78,12 +82,9 @@ StatusOr<json> parseBody(const Request& req) {
 json manifestSummary(const store::Manifest& m) {
   uint64_t bytes = 0;
   for (const auto& s : m.state()) bytes += s.size();
-  return {{"id", std::to_string(m.id())},
-          {"created_at_ms", m.created_at_ms()},
-          {"trigger", m.trigger()},
-          {"partitions", m.offsets_size()},
-          {"state_keys", m.state_size()},
-          {"state_bytes", bytes}};
+  return {{"id", std::to_string(m.id())}, {"created_at_ms", m.created_at_ms()},
+          {"trigger", m.trigger()},       {"partitions", m.offsets_size()},
+          {"state_keys", m.state_size()}, {"state_bytes", bytes}};
 }
 
 json manifestDetail(const store::Manifest& m) {
@@ -91,8 +92,10 @@ json manifestDetail(const store::Manifest& m) {
   j["job_id"] = m.job_id();
   json offsets = json::array();
   for (const auto& o : m.offsets()) {
-    json e = {{"group", o.key().group()},       {"topic", o.key().topic()},
-              {"partition", o.key().partition()}, {"offset", o.offset()},
+    json e = {{"group", o.key().group()},
+              {"topic", o.key().topic()},
+              {"partition", o.key().partition()},
+              {"offset", o.offset()},
               {"leader_epoch", o.leader_epoch()}};
     e["metadata"] = o.has_metadata() ? json(o.metadata()) : json(nullptr);
     offsets.push_back(e);
@@ -194,7 +197,8 @@ void registerRoutes(http::HttpServer& server, Coordinator& c) {
     auto it = req.query.find("prefix");
     json keys = json::array();
     for (const auto& [key, entry] : c.book().list(it == req.query.end() ? "" : it->second, *view)) {
-      keys.push_back({{"key", key}, {"size", entry.data->size()}, {"etag", StateBook::etag(entry)}});
+      keys.push_back(
+          {{"key", key}, {"size", entry.data->size()}, {"etag", StateBook::etag(entry)}});
     }
     return Response::json(200, json({{"keys", keys}}).dump());
   });
@@ -225,8 +229,8 @@ void registerRoutes(http::HttpServer& server, Coordinator& c) {
       if (Status s = validateKey(it.key()); !s.isOk()) {
         return Response::error(400, "invalid_key", it.key() + ": " + s.message());
       }
-      auto bytes = it.value().is_string() ? base64Decode(it.value().get<std::string>())
-                                          : std::nullopt;
+      auto bytes =
+          it.value().is_string() ? base64Decode(it.value().get<std::string>()) : std::nullopt;
       if (!bytes) return Response::error(400, "invalid_commit", it.key() + ": value is not base64");
       decoded.emplace_back(it.key(), std::move(*bytes));
     }

@@ -15,7 +15,8 @@ Status validateKey(const std::string& key) {
   size_t start = 0;
   while (start <= key.size()) {
     size_t slash = key.find('/', start);
-    std::string seg = key.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    std::string seg =
+        key.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (seg.empty() || seg == "." || seg == "..") {
       return invalidArgument("key segments must not be empty, '.' or '..'");
     }

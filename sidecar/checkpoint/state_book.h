@@ -32,7 +32,7 @@ struct PartitionId {
 
 // What the application committed for a partition, verbatim.
 struct CommittedOffset {
-  int64_t offset = 0;       // Kafka's "next offset to read"
+  int64_t offset = 0;  // Kafka's "next offset to read"
   int32_t leader_epoch = -1;
   std::optional<std::string> metadata;
   bool operator==(const CommittedOffset&) const = default;

@@ -27,10 +27,10 @@ namespace tidemark::http {
 
 struct Request {
   std::string method;
-  std::string path;                           // raw path, without the query
-  std::map<std::string, std::string> params;  // from the route pattern, decoded
-  std::map<std::string, std::string> query;   // decoded query parameters
-  std::map<std::string, std::string> headers; // lower-case names
+  std::string path;                            // raw path, without the query
+  std::map<std::string, std::string> params;   // from the route pattern, decoded
+  std::map<std::string, std::string> query;    // decoded query parameters
+  std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
 
   std::string header(const std::string& lower_name) const {

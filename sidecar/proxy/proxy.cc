@@ -71,7 +71,8 @@ void Proxy::accept(int fd, std::string peer, std::optional<int32_t> node_id) {
     return;
   }
   SessionOptions options{max_frame_bytes_, tls_.get(),
-                         node_id ? "broker-" + std::to_string(*node_id) : "bootstrap"};
+                         node_id ? "broker-" + std::to_string(*node_id) : "bootstrap",
+                         offset_hooks_};
   auto session = std::make_unique<Session>(loop_, dns_.base(), fd, std::move(peer), *target,
                                            std::move(options), RewriteContext{brokers_, topics_},
                                            [this](Session* s) {

@@ -27,6 +27,9 @@ class Proxy {
   // Binds the bootstrap listener.
   Status start();
 
+  // Checkpointing for every later connection (nullptr: offsets pass through).
+  void setOffsetHooks(OffsetHooks* hooks) { offset_hooks_ = hooks; }
+
   config::HostPort bootstrapAddress() const { return bootstrap_->address(); }
   size_t openSessions() const { return sessions_.size(); }
   const TopicCache& topics() const { return topics_; }
@@ -49,6 +52,7 @@ class Proxy {
   std::unique_ptr<event::TcpListener> bootstrap_;
   std::map<int32_t, std::unique_ptr<event::TcpListener>> broker_listeners_;
   std::map<Session*, std::unique_ptr<Session>> sessions_;
+  OffsetHooks* offset_hooks_ = nullptr;
 };
 
 }  // namespace tidemark::proxy

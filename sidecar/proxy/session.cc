@@ -5,6 +5,7 @@
 #include "protocol/kafka/header.h"
 #include "protocol/kafka/messages.h"
 #include "sidecar/base/log.h"
+#include "sidecar/proxy/offsets.h"
 #include "sidecar/proxy/request_peek.h"
 
 namespace tidemark::proxy {
@@ -97,6 +98,7 @@ bool Session::pumpRequests() {
       const size_t n = std::min(avail, request_left_);
       client_->moveTo(*upstream_, n);
       request_left_ -= n;
+      if (request_left_ == 0) runIdleActions();
       continue;
     }
     if (avail < kLengthPrefixBytes + kRequestPrefixBytes) break;
@@ -135,6 +137,12 @@ bool Session::startRequest(uint32_t length) {
     fail("request version outside what the sidecar decodes", h.api_key, h.api_version);
     return false;
   }
+  if (options_.offsets != nullptr &&
+      (h.api_key == kOffsetCommitKey || h.api_key == kTxnOffsetCommitKey ||
+       h.api_key == kOffsetFetchKey || h.api_key == kJoinGroupKey || h.api_key == kLeaveGroupKey)) {
+    if (avail < frame) return false;  // small requests: read them whole
+    return handleGroupRequest(h, length);
+  }
   bool expects_response = true;
   if (h.api_key == kProduceKey) {
     const size_t want = std::min(frame, kLengthPrefixBytes + kMaxProducePeek);
@@ -153,10 +161,100 @@ bool Session::startRequest(uint32_t length) {
     expects_response = **acks != 0;  // acks=0: the broker sends nothing back
   }
   if (expects_response) {
-    inflight_.push_back({h.correlation_id, h.api_key, h.api_version, /*local=*/false});
+    auto entry = std::make_shared<InFlight>(InFlight{h.correlation_id, h.api_key, h.api_version});
+    inflight_.push_back(entry);
+    upstream_order_.push_back(std::move(entry));
   }
   request_left_ = frame;
   return true;
+}
+
+// OffsetCommit/TxnOffsetCommit are recorded and sealed; OffsetFetch remembers
+// its group for the rewrite of its answer; JoinGroup/LeaveGroup wait for a
+// checkpoint so that partitions about to move away are saved first.
+bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t length) {
+  std::string frame = client_->take(kLengthPrefixBytes + length);
+  kafka::Reader r(std::string_view(frame).substr(kLengthPrefixBytes));
+  (void)kafka::decodeRequestHeader(r);
+  if (!r.ok()) {
+    fail("malformed request header: " + r.error(), prefix.api_key, prefix.api_version);
+    return false;
+  }
+  const std::string_view body = std::string_view(frame).substr(kLengthPrefixBytes + r.consumed());
+  auto entry = std::make_shared<InFlight>(
+      InFlight{prefix.correlation_id, prefix.api_key, prefix.api_version});
+  inflight_.push_back(entry);
+  std::weak_ptr<bool> alive = alive_;
+
+  if (prefix.api_key == kOffsetFetchKey) {
+    if (prefix.api_version <= 7) {
+      auto group = offsetFetchGroup(prefix.api_version, body);
+      if (!group.isOk()) {
+        fail(group.status().message(), prefix.api_key, prefix.api_version);
+        return false;
+      }
+      entry->group = *group;
+    }
+    forward(entry, std::move(frame));
+    return true;
+  }
+  if (prefix.api_key == kJoinGroupKey || prefix.api_key == kLeaveGroupKey) {
+    const char* trigger = prefix.api_key == kJoinGroupKey ? "rebalance" : "leave-group";
+    options_.offsets->checkpointNow(trigger, [this, alive, entry, frame](bool) mutable {
+      if (alive.expired()) return;
+      forward(entry, std::move(frame));  // even after a failed checkpoint: never stall the group
+    });
+    return true;
+  }
+  auto commit = decodeCommit(prefix.api_key, prefix.api_version, body);
+  if (!commit.isOk()) {
+    fail(commit.status().message(), prefix.api_key, prefix.api_version);
+    return false;
+  }
+  const uint64_t seal = options_.offsets->commit(commit->offsets);
+  if (options_.offsets->commitMode() == CommitMode::kSync) {
+    // Held, in order, until a checkpoint holding it is durable: take one now.
+    options_.offsets->checkpointNow("commit", [this, alive, entry, frame](bool) mutable {
+      if (alive.expired()) return;
+      forward(entry, std::move(frame));
+    });
+    return true;
+  }
+  // Answered now; the group offsets go upstream (with the app's own member id
+  // and generation) only once the checkpoint holding them is durable, so
+  // upstream never runs ahead of what a restart would restore.
+  inflight_.pop_back();
+  answerLocally(prefix.correlation_id, prefix.api_key, prefix.api_version,
+                std::move(commit->success_body));
+  options_.offsets->whenDurable(seal, [this, alive, frame, prefix](bool ok) mutable {
+    if (alive.expired() || !ok || done_) return;
+    auto mirror = std::make_shared<InFlight>(
+        InFlight{next_internal_id_++, prefix.api_key, prefix.api_version, /*internal=*/true});
+    kafka::storeInt32(frame.data() + kLengthPrefixBytes + 4, mirror->correlation_id);
+    forward(mirror, std::move(frame));
+  });
+  return true;
+}
+
+void Session::forward(Entry entry, std::string frame) {
+  forwardWhenIdle([this, entry = std::move(entry), frame = std::move(frame)] {
+    if (done_) return;
+    upstream_->write(frame);
+    upstream_order_.push_back(entry);
+  });
+}
+
+void Session::forwardWhenIdle(std::function<void()> fn) {
+  at_boundary_.push_back(std::move(fn));
+  if (request_left_ == 0) runIdleActions();
+}
+
+void Session::runIdleActions() {
+  while (!at_boundary_.empty() && request_left_ == 0 && !done_) {
+    auto fn = std::move(at_boundary_.front());
+    at_boundary_.pop_front();
+    fn();
+  }
 }
 
 bool Session::pumpResponses() {
@@ -178,27 +276,35 @@ bool Session::pumpResponses() {
     upstream_->peek(head, sizeof(head));
     const int32_t length = kafka::loadInt32(head);
     const int32_t correlation_id = kafka::loadInt32(head + kLengthPrefixBytes);
-    auto it = std::find_if(inflight_.begin(), inflight_.end(),
-                           [](const InFlight& e) { return !e.local && !e.answered; });
-    if (it == inflight_.end() || it->correlation_id != correlation_id) {
+    if (upstream_order_.empty() || upstream_order_.front()->correlation_id != correlation_id) {
       fail("upstream answered correlation id " + std::to_string(correlation_id) +
-           (it == inflight_.end() ? " with no request waiting"
-                                  : " while " + std::to_string(it->correlation_id) + " is due"));
+           (upstream_order_.empty()
+                ? " with no request waiting"
+                : " while " + std::to_string(upstream_order_.front()->correlation_id) + " is due"));
       return false;
     }
+    Entry entry = upstream_order_.front();
     if (length < 4 || static_cast<uint64_t>(length) > options_.max_frame_bytes) {
       fail("response frame size " + std::to_string(length) + " outside 4.." +
                std::to_string(options_.max_frame_bytes),
-           it->api_key, it->api_version);
+           entry->api_key, entry->api_version);
       return false;
     }
     const size_t frame = kLengthPrefixBytes + static_cast<size_t>(length);
-    if (it == inflight_.begin() && !mustInspectResponse(it->api_key, it->api_version)) {
+    const bool inspect = mustInspectResponse(entry->api_key, entry->api_version) ||
+                         (options_.offsets != nullptr && entry->api_key == kOffsetFetchKey);
+    if (!entry->internal && !inflight_.empty() && inflight_.front() == entry && !inspect) {
+      upstream_order_.pop_front();
       response_left_ = frame;  // stream it through as it arrives
       continue;
     }
     if (avail < frame) break;
-    if (!finishBufferedResponse(*it, static_cast<uint32_t>(length))) return false;
+    upstream_order_.pop_front();
+    if (entry->internal) {
+      (void)upstream_->take(frame);  // the mirror commit's answer is the sidecar's own
+      continue;
+    }
+    if (!finishBufferedResponse(*entry, static_cast<uint32_t>(length))) return false;
     flushAnswered();
   }
   return !done_;
@@ -206,7 +312,8 @@ bool Session::pumpResponses() {
 
 bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
   std::string frame = upstream_->take(kLengthPrefixBytes + length);
-  if (mustInspectResponse(entry.api_key, entry.api_version)) {
+  const bool offset_fetch = options_.offsets != nullptr && entry.api_key == kOffsetFetchKey;
+  if (mustInspectResponse(entry.api_key, entry.api_version) || offset_fetch) {
     std::string_view rest = std::string_view(frame).substr(kLengthPrefixBytes);
     kafka::Reader r(rest);
     (void)kafka::decodeResponseHeader(
@@ -216,8 +323,10 @@ bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
       return false;
     }
     const size_t header_bytes = r.consumed();
-    auto rewritten =
-        rewriteResponse(entry.api_key, entry.api_version, rest.substr(header_bytes), ctx_);
+    auto rewritten = offset_fetch ? rewriteOffsetFetch(entry.api_version, rest.substr(header_bytes),
+                                                       entry.group, *options_.offsets)
+                                  : rewriteResponse(entry.api_key, entry.api_version,
+                                                    rest.substr(header_bytes), ctx_);
     if (!rewritten.isOk()) {
       fail("cannot decode response: " + rewritten.status().message(), entry.api_key,
            entry.api_version);
@@ -240,8 +349,9 @@ void Session::answerLocally(int32_t correlation_id, int16_t key, int16_t version
   kafka::Writer w(out);
   kafka::encodeResponseHeader(w, {correlation_id, {}}, kafka::responseHeaderVersion(key, version));
   out.append(body);
-  InFlight entry{correlation_id,     key, version, /*local=*/true, /*answered=*/true,
-                 lengthPrefixed(out)};
+  auto entry = std::make_shared<InFlight>(InFlight{correlation_id, key, version});
+  entry->answered = true;
+  entry->response = lengthPrefixed(out);
   inflight_.push_back(std::move(entry));
   flushAnswered();
 }
@@ -249,8 +359,8 @@ void Session::answerLocally(int32_t correlation_id, int16_t key, int16_t version
 void Session::flushAnswered() {
   // While a response streams through, the head's answer is still arriving.
   if (response_left_ > 0) return;
-  while (!inflight_.empty() && inflight_.front().answered) {
-    client_->write(inflight_.front().response);
+  while (!inflight_.empty() && inflight_.front()->answered) {
+    client_->write(inflight_.front()->response);
     inflight_.pop_front();
   }
 }
@@ -274,6 +384,7 @@ void Session::fail(const std::string& what, int16_t api_key, int16_t api_version
 void Session::finish(const std::string& reason) {
   if (done_) return;
   done_ = true;
+  alive_.reset();  // callbacks still pending for this session become no-ops
   TM_LOG(Debug, "proxy", "connection closed").kv("peer", peer_).kv("reason", reason);
   if (client_) client_->close();
   if (upstream_) upstream_->close();

@@ -25,11 +25,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "protocol/kafka/header.h"
 #include "sidecar/event/tcp_stream.h"
+#include "sidecar/proxy/offset_hooks.h"
 #include "sidecar/proxy/rewriter.h"
 
 namespace tidemark::proxy {
@@ -38,6 +41,7 @@ struct SessionOptions {
   size_t max_frame_bytes = 100 << 20;
   const event::TlsContext* upstream_tls = nullptr;  // TLS to upstream, when set
   std::string listener;                             // "bootstrap" or "broker-N", for logs
+  OffsetHooks* offsets = nullptr;  // checkpointing; nullptr: offsets pass through untouched
 };
 
 class Session {
@@ -56,14 +60,18 @@ class Session {
   const std::string& peer() const { return peer_; }
 
  private:
+  // A request whose answer is due. Requests the sidecar sends on its own
+  // (internal) are in upstream_order_ only; their answers never reach the client.
   struct InFlight {
     int32_t correlation_id;
     int16_t api_key;
     int16_t api_version;
-    bool local;             // answered by the sidecar, not upstream
+    bool internal = false;
     bool answered = false;  // `response` holds the whole frame
     std::string response;   // length-prefixed frame, when buffered
+    std::string group;      // OffsetFetch v0-7: the group it asked about
   };
+  using Entry = std::shared_ptr<InFlight>;
 
   void onClientData();
   void onUpstreamData();
@@ -76,6 +84,11 @@ class Session {
   bool startRequest(uint32_t length);
   bool finishBufferedResponse(InFlight& entry, uint32_t length);
   void answerLocally(int32_t correlation_id, int16_t key, int16_t version, std::string body);
+  // Requests the proxy must read whole before deciding what to do.
+  bool handleGroupRequest(const kafka::RequestHeader& h, uint32_t length);
+  void forward(Entry entry, std::string frame);  // at a request frame boundary
+  void forwardWhenIdle(std::function<void()> fn);
+  void runIdleActions();
   void flushAnswered();
   void applyBackpressure();
 
@@ -90,7 +103,11 @@ class Session {
   std::unique_ptr<event::TcpStream> client_;
   std::unique_ptr<event::TcpStream> upstream_;
 
-  std::deque<InFlight> inflight_;
+  std::deque<Entry> inflight_;                     // client order
+  std::deque<Entry> upstream_order_;               // the order upstream will answer in
+  std::deque<std::function<void()>> at_boundary_;  // sends waiting for a frame boundary
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  int32_t next_internal_id_ = 0x7e000000;
   size_t request_left_ = 0;   // bytes of the current request still to forward
   size_t response_left_ = 0;  // bytes of the current streamed response still to forward
   bool done_ = false;

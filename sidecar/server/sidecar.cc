@@ -24,14 +24,22 @@ Status Sidecar::start() {
   auto ms = [](const google::protobuf::Duration& d) {
     return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
   };
-  checkpoint::CoordinatorOptions options{
-      config_.job().id(),     ms(cp.interval()),       ms(cp.min_pause()),
-      cp.max_messages(),      cp.retained(),           cp.tolerable_failures(),
-      config_.state().seal_on() == config::v1::State::IMMEDIATE};
+  checkpoint::CoordinatorOptions options{config_.job().id(),
+                                         ms(cp.interval()),
+                                         ms(cp.min_pause()),
+                                         cp.max_messages(),
+                                         cp.retained(),
+                                         cp.tolerable_failures(),
+                                         config_.state().seal_on() == config::v1::State::IMMEDIATE};
   coordinator_ =
       std::make_unique<checkpoint::Coordinator>(options, loop_, std::move(store).value());
   TM_RETURN_IF_ERROR(coordinator_->restore());
   coordinator_->start();
+  offset_hooks_ = std::make_unique<OffsetHooksAdapter>(
+      *coordinator_, config_.offsets().commit_mode() == config::v1::Offsets::SYNC
+                         ? proxy::CommitMode::kSync
+                         : proxy::CommitMode::kCheckpoint);
+  proxy_.setOffsetHooks(offset_hooks_.get());
   checkpoint::registerRoutes(http_, *coordinator_);
   addHealthRoutes();
   TM_RETURN_IF_ERROR(proxy_.start());
@@ -61,10 +69,9 @@ void Sidecar::addHealthRoutes() {
       return http::Response::json(503, "{\"status\":\"not_ready\",\"reason\":\"restoring\"}");
     }
     if (stats.consecutive_failures > config_.checkpoint().tolerable_failures()) {
-      return http::Response::json(
-          503, "{\"status\":\"not_ready\",\"reason\":\"" +
-                   std::to_string(stats.consecutive_failures) +
-                   " consecutive checkpoint failures\"}");
+      return http::Response::json(503, "{\"status\":\"not_ready\",\"reason\":\"" +
+                                           std::to_string(stats.consecutive_failures) +
+                                           " consecutive checkpoint failures\"}");
     }
     return http::Response::json(200, "{\"status\":\"ready\"}");
   });

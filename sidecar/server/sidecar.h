@@ -11,6 +11,7 @@
 #include "sidecar/event/event_loop.h"
 #include "sidecar/http/http_server.h"
 #include "sidecar/proxy/proxy.h"
+#include "sidecar/server/offset_hooks_adapter.h"
 
 namespace tidemark::server {
 
@@ -36,8 +37,9 @@ class Sidecar {
   config::Config config_;
   event::EventLoop& loop_;
   http::HttpServer http_;
-  proxy::Proxy proxy_;
   std::unique_ptr<checkpoint::Coordinator> coordinator_;
+  std::unique_ptr<OffsetHooksAdapter> offset_hooks_;
+  proxy::Proxy proxy_;  // after the hooks it uses: destroyed first
 };
 
 }  // namespace tidemark::server

@@ -1,0 +1,46 @@
+#pragma once
+
+// What the proxy asks of the checkpoint side when the application commits or
+// fetches group offsets, or is about to rebalance. Implemented by the server
+// over the checkpoint Coordinator; the proxy never sees the store. Loop thread
+// only. May be absent (pure proxy): then offsets pass through untouched.
+
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "sidecar/checkpoint/state_book.h"
+
+namespace tidemark::proxy {
+
+using checkpoint::CommittedOffset;
+using checkpoint::PartitionId;
+
+enum class CommitMode {
+  kCheckpoint,  // answer the app once recorded; mirror upstream once durable
+  kSync,        // hold the app's commit until durable, then forward it
+};
+
+class OffsetHooks {
+ public:
+  virtual ~OffsetHooks() = default;
+
+  virtual CommitMode commitMode() const = 0;
+
+  // The application committed `offsets` (OffsetCommit or TxnOffsetCommit):
+  // seal them with the staged state. Returns the seal number.
+  virtual uint64_t commit(const std::map<PartitionId, CommittedOffset>& offsets) = 0;
+
+  // The latest sealed offset of a partition, if the sidecar knows it.
+  virtual std::optional<CommittedOffset> sealedOffset(const PartitionId& id) const = 0;
+
+  // Calls `fn` once a checkpoint holding seal number `seal` is durable, or
+  // with ok=false if that checkpoint failed.
+  virtual void whenDurable(uint64_t seal, std::function<void(bool ok)> fn) = 0;
+
+  // Takes a checkpoint of everything sealed so far (a rebalance is coming);
+  // `fn` runs when it is durable or failed.
+  virtual void checkpointNow(const std::string& trigger, std::function<void(bool ok)> fn) = 0;
+};
+
+}  // namespace tidemark::proxy

@@ -1,0 +1,42 @@
+#pragma once
+
+// The group-offset messages the proxy looks inside, as pure functions:
+// OffsetCommit/TxnOffsetCommit requests become (partition -> committed offset)
+// maps and get success answers; OffsetFetch answers are rewritten with the
+// sealed offsets. Loop thread only (through OffsetHooks).
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sidecar/base/status.h"
+#include "sidecar/proxy/offset_hooks.h"
+
+namespace tidemark::proxy {
+
+constexpr int16_t kOffsetCommitKey = 8;
+constexpr int16_t kOffsetFetchKey = 9;
+constexpr int16_t kJoinGroupKey = 11;
+constexpr int16_t kLeaveGroupKey = 13;
+constexpr int16_t kTxnOffsetCommitKey = 28;
+
+// A decoded commit request (OffsetCommit or TxnOffsetCommit body).
+struct CommitRequest {
+  std::string group;
+  std::map<PartitionId, CommittedOffset> offsets;
+  // The success answer (every partition error 0) for the app, encoded at the
+  // request's version, when the sidecar answers it itself.
+  std::string success_body;
+};
+StatusOr<CommitRequest> decodeCommit(int16_t key, int16_t version, std::string_view body);
+
+// The group an OffsetFetch request v0-7 names (v8+ responses name their groups).
+StatusOr<std::string> offsetFetchGroup(int16_t version, std::string_view body);
+
+// Rewrites an OffsetFetch response body: partitions the sidecar knows get
+// their sealed offset. `group` is the request's group for v0-7.
+StatusOr<std::optional<std::string>> rewriteOffsetFetch(int16_t version, std::string_view body,
+                                                        const std::string& group,
+                                                        const OffsetHooks& hooks);
+
+}  // namespace tidemark::proxy

@@ -1,0 +1,50 @@
+#include "sidecar/server/offset_hooks_adapter.h"
+
+#include "sidecar/base/log.h"
+
+namespace tidemark::server {
+
+OffsetHooksAdapter::OffsetHooksAdapter(checkpoint::Coordinator& coordinator, proxy::CommitMode mode)
+    : coordinator_(coordinator), mode_(mode) {
+  coordinator_.onDurable([this](uint64_t durable) {
+    while (!waiting_.empty() && waiting_.front().seal <= durable) {
+      auto fn = std::move(waiting_.front().fn);
+      waiting_.pop_front();
+      fn(true);
+    }
+  });
+}
+
+uint64_t OffsetHooksAdapter::commit(
+    const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) {
+  const uint64_t processed = coordinator_.book().seal(offsets);
+  coordinator_.onSealed(processed);
+  return coordinator_.book().sealed().seal;
+}
+
+std::optional<proxy::CommittedOffset> OffsetHooksAdapter::sealedOffset(
+    const proxy::PartitionId& id) const {
+  const auto& offsets = coordinator_.book().sealed().offsets;
+  auto it = offsets.find(id);
+  if (it == offsets.end()) return std::nullopt;
+  return it->second;
+}
+
+void OffsetHooksAdapter::whenDurable(uint64_t seal, std::function<void(bool)> fn) {
+  if (seal <= coordinator_.durableSeal()) return fn(true);
+  // Seals only grow, so the queue stays sorted and resolves from the front.
+  waiting_.push_back({seal, std::move(fn)});
+  if (waiting_.size() > kMaxWaiting) {
+    TM_LOG(Warn, "offsets",
+           "too many commits waiting for a checkpoint: dropping the oldest mirror");
+    auto oldest = std::move(waiting_.front().fn);
+    waiting_.pop_front();
+    oldest(false);
+  }
+}
+
+void OffsetHooksAdapter::checkpointNow(const std::string& trigger, std::function<void(bool)> fn) {
+  coordinator_.checkpoint(trigger, [fn = std::move(fn)](StatusOr<uint64_t> id) { fn(id.isOk()); });
+}
+
+}  // namespace tidemark::server

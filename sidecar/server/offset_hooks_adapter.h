@@ -1,0 +1,38 @@
+#pragma once
+
+// The proxy's OffsetHooks over the checkpoint Coordinator: commits seal the
+// staged state with the offsets, OffsetFetch reads the sealed view, and
+// durability waits follow the coordinator's checkpoints. Loop thread only.
+
+#include <deque>
+
+#include "sidecar/checkpoint/coordinator.h"
+#include "sidecar/proxy/offset_hooks.h"
+
+namespace tidemark::server {
+
+class OffsetHooksAdapter : public proxy::OffsetHooks {
+ public:
+  // Mirror commits waiting for durability beyond this are dropped (oldest
+  // first): the upstream mirror is best effort and must not grow without bound.
+  static constexpr size_t kMaxWaiting = 10000;
+
+  OffsetHooksAdapter(checkpoint::Coordinator& coordinator, proxy::CommitMode mode);
+
+  proxy::CommitMode commitMode() const override { return mode_; }
+  uint64_t commit(const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) override;
+  std::optional<proxy::CommittedOffset> sealedOffset(const proxy::PartitionId& id) const override;
+  void whenDurable(uint64_t seal, std::function<void(bool ok)> fn) override;
+  void checkpointNow(const std::string& trigger, std::function<void(bool ok)> fn) override;
+
+ private:
+  struct Waiting {
+    uint64_t seal;
+    std::function<void(bool)> fn;
+  };
+  checkpoint::Coordinator& coordinator_;
+  proxy::CommitMode mode_;
+  std::deque<Waiting> waiting_;
+};
+
+}  // namespace tidemark::server
