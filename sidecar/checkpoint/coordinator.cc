@@ -196,6 +196,9 @@ void Coordinator::finish(uint64_t seal, Result r) {
       .kv("offsets", r.manifest.offsets_size())
       .kv("state_keys", r.manifest.state_size())
       .kv("duration_us", r.duration_us);
+  // Listeners first: the upstream mirror of the app's commits must go out
+  // before a LeaveGroup released by a waiter, or the group would reject it.
+  for (auto& fn : durable_listeners_) fn(durable_seal_);
   std::vector<Waiter> still;
   for (auto& w : waiters_) {
     if (w.seal <= durable_seal_) {
@@ -205,7 +208,6 @@ void Coordinator::finish(uint64_t seal, Result r) {
     }
   }
   waiters_ = std::move(still);
-  for (auto& fn : durable_listeners_) fn(durable_seal_);
   if (!waiters_.empty()) {
     run("request");
   } else if (options_.max_messages > 0 && messages_since_ >= options_.max_messages) {

@@ -66,6 +66,24 @@ StatusOr<CommitRequest> decodeCommit(int16_t key, int16_t version, std::string_v
   return invalidArgument("not a commit API: " + std::to_string(key));
 }
 
+namespace {
+template <typename Response>
+StatusOr<int> countErrors(int16_t version, std::string_view body) {
+  Response resp;
+  TM_RETURN_IF_ERROR(decodeLenient(resp, version, body));
+  int failed = 0;
+  for (const auto& t : resp.topics) {
+    for (const auto& p : t.partitions) failed += p.error_code != 0;
+  }
+  return failed;
+}
+}  // namespace
+
+StatusOr<int> commitErrors(int16_t key, int16_t version, std::string_view body) {
+  if (key == kOffsetCommitKey) return countErrors<kafka::OffsetCommitResponse>(version, body);
+  return countErrors<kafka::TxnOffsetCommitResponse>(version, body);
+}
+
 StatusOr<std::string> offsetFetchGroup(int16_t version, std::string_view body) {
   kafka::OffsetFetchRequest req;
   TM_RETURN_IF_ERROR(decodeLenient(req, version, body));

@@ -30,6 +30,9 @@ struct CommitRequest {
 };
 StatusOr<CommitRequest> decodeCommit(int16_t key, int16_t version, std::string_view body);
 
+// How many partitions an OffsetCommit/TxnOffsetCommit response reports failed.
+StatusOr<int> commitErrors(int16_t key, int16_t version, std::string_view body);
+
 // The group an OffsetFetch request v0-7 names (v8+ responses name their groups).
 StatusOr<std::string> offsetFetchGroup(int16_t version, std::string_view body);
 

@@ -236,6 +236,22 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
   return true;
 }
 
+void Session::noteMirrorAnswer(const InFlight& entry, const std::string& frame) {
+  std::string_view rest = std::string_view(frame).substr(kLengthPrefixBytes);
+  kafka::Reader r(rest);
+  (void)kafka::decodeResponseHeader(r,
+                                    kafka::responseHeaderVersion(entry.api_key, entry.api_version));
+  auto errors = commitErrors(entry.api_key, entry.api_version, rest.substr(r.consumed()));
+  if (!r.ok() || !errors.isOk() || *errors != 0) {
+    TM_LOG(Warn, "offsets", "upstream refused the mirrored group commit")
+        .kv("peer", peer_)
+        .kv("failed_partitions",
+            errors.isOk() ? std::to_string(*errors) : errors.status().message());
+  } else {
+    TM_LOG(Debug, "offsets", "group offsets mirrored upstream").kv("peer", peer_);
+  }
+}
+
 void Session::forward(Entry entry, std::string frame) {
   forwardWhenIdle([this, entry = std::move(entry), frame = std::move(frame)] {
     if (done_) return;
@@ -301,7 +317,7 @@ bool Session::pumpResponses() {
     if (avail < frame) break;
     upstream_order_.pop_front();
     if (entry->internal) {
-      (void)upstream_->take(frame);  // the mirror commit's answer is the sidecar's own
+      noteMirrorAnswer(*entry, upstream_->take(frame));  // the sidecar's own: never forwarded
       continue;
     }
     if (!finishBufferedResponse(*entry, static_cast<uint32_t>(length))) return false;
