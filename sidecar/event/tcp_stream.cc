@@ -17,6 +17,8 @@
 namespace tidemark::event {
 namespace {
 
+constexpr size_t kMaxIoBytes = 1 << 20;
+
 void setNoDelay(evutil_socket_t fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -27,6 +29,10 @@ void setNoDelay(evutil_socket_t fd) {
 TcpStream::TcpStream(bufferevent* bev, std::string peer, Callbacks callbacks)
     : bev_(bev), peer_(std::move(peer)), callbacks_(std::move(callbacks)) {
   bufferevent_setcb(bev_, &TcpStream::onRead, &TcpStream::onWrite, &TcpStream::onEvent, this);
+  // libevent's default moves at most 16 KiB per read/write call; Kafka
+  // fetches and produces move megabytes, and each call is a syscall.
+  bufferevent_set_max_single_read(bev_, kMaxIoBytes);
+  bufferevent_set_max_single_write(bev_, kMaxIoBytes);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
 }
 
