@@ -1,0 +1,93 @@
+#include "sidecar/checkpoint/state_book.h"
+
+#include <gtest/gtest.h>
+
+namespace tidemark::checkpoint {
+namespace {
+
+const PartitionId kP0{"g", "orders.v1", 0};
+
+TEST(StateBookTest, ShouldKeepWritesStagedUntilAnOffsetCommitSealsThem) {
+  StateBook book(/*seal_immediately=*/false);
+  ASSERT_TRUE(book.put("k", "v1", "text/plain", std::nullopt).isOk());
+  EXPECT_FALSE(book.get("k", View::kSealed).has_value());
+  EXPECT_EQ(*book.get("k", View::kStaged)->data, "v1");
+  book.seal({{kP0, {10, -1, std::nullopt}}});
+  EXPECT_EQ(*book.get("k", View::kSealed)->data, "v1");
+  EXPECT_EQ(book.get("k", View::kSealed)->content_type, "text/plain");
+  EXPECT_EQ(book.sealed().offsets.at(kP0).offset, 10);
+  EXPECT_FALSE(book.hasStaged());
+}
+
+TEST(StateBookTest, ShouldSealAStagedDeleteWithTheNextCommit) {
+  StateBook book(false);
+  ASSERT_TRUE(book.put("k", "v", "", std::nullopt).isOk());
+  book.seal({});
+  ASSERT_TRUE(book.remove("k", std::nullopt).isOk());
+  EXPECT_TRUE(book.get("k", View::kSealed).has_value());
+  EXPECT_FALSE(book.get("k", View::kStaged).has_value());
+  book.seal({});
+  EXPECT_FALSE(book.get("k", View::kSealed).has_value());
+  EXPECT_EQ(book.remove("k", std::nullopt).code(), StatusCode::kNotFound);
+}
+
+TEST(StateBookTest, ShouldSealAtOnceWhenConfiguredImmediate) {
+  StateBook book(/*seal_immediately=*/true);
+  ASSERT_TRUE(book.put("k", "v", "", std::nullopt).isOk());
+  EXPECT_TRUE(book.get("k", View::kSealed).has_value());
+  EXPECT_EQ(book.sealed().seal, 1u);
+}
+
+TEST(StateBookTest, ShouldEnforceIfMatchAgainstTheStagedView) {
+  StateBook book(false);
+  ASSERT_TRUE(book.put("k", "v1", "", std::nullopt).isOk());
+  const std::string etag = StateBook::etag(*book.get("k", View::kStaged));
+  EXPECT_EQ(book.put("k", "v2", "", std::string("\"nope\"")).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(book.put("k", "v2", "", etag).isOk());
+  EXPECT_EQ(book.put("k", "v3", "", etag).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(book.put("absent", "x", "", std::string("*")).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(StateBookTest, ShouldCountProcessedMessagesFromOffsetDeltas) {
+  StateBook book(false);
+  EXPECT_EQ(book.seal({{kP0, {100, -1, std::nullopt}}}), 0u);  // first sighting counts nothing
+  EXPECT_EQ(book.seal({{kP0, {130, -1, std::nullopt}}}), 30u);
+  EXPECT_EQ(book.seal({{kP0, {120, -1, std::nullopt}}}), 0u);  // a rewind is not negative work
+}
+
+TEST(StateBookTest, ShouldKeepNullAndEmptyMetadataApart) {
+  StateBook book(false);
+  book.seal({{kP0, {1, 5, std::string()}}, {{"g", "t", 1}, {2, -1, std::nullopt}}});
+  EXPECT_EQ(book.sealed().offsets.at(kP0).metadata, std::string());
+  EXPECT_EQ(book.sealed().offsets.at({"g", "t", 1}).metadata, std::nullopt);
+  EXPECT_EQ(book.sealed().offsets.at(kP0).leader_epoch, 5);
+}
+
+TEST(StateBookTest, ShouldListByPrefixMergingStagedWrites) {
+  StateBook book(false);
+  ASSERT_TRUE(book.put("a/1", "x", "", std::nullopt).isOk());
+  book.seal({});
+  ASSERT_TRUE(book.put("a/2", "y", "", std::nullopt).isOk());
+  ASSERT_TRUE(book.remove("a/1", std::nullopt).isOk());
+  auto sealed = book.list("a/", View::kSealed);
+  ASSERT_EQ(sealed.size(), 1u);
+  EXPECT_EQ(sealed[0].first, "a/1");
+  auto staged = book.list("a/", View::kStaged);
+  ASSERT_EQ(staged.size(), 1u);
+  EXPECT_EQ(staged[0].first, "a/2");
+}
+
+TEST(KeyRulesTest, ShouldAcceptPathLikeKeysAndRejectTraversalAndOddCharacters) {
+  for (const char* ok : {"counts", "a/b/c", "user@host:v=1+x~y", "x-y_z.1"}) {
+    EXPECT_TRUE(validateKey(ok).isOk()) << ok;
+  }
+  for (const char* bad : {"", "/abs", "a//b", "a/../b", "./a", "a/", "sp ace", "a\\b", "é"}) {
+    EXPECT_FALSE(validateKey(bad).isOk()) << bad;
+  }
+  EXPECT_FALSE(validateKey(std::string(513, 'k')).isOk());
+  EXPECT_FALSE(validateKey(std::string("a\0b", 3)).isOk());
+}
+
+}  // namespace
+}  // namespace tidemark::checkpoint
