@@ -72,6 +72,7 @@ class TcpStream {
  private:
   TcpStream(bufferevent* bev, std::string peer, Callbacks callbacks);
   static void onRead(bufferevent*, void* self);
+  bool drainSocket();
   static void onWrite(bufferevent*, void* self);
   static void onEvent(bufferevent*, short what, void* self);
   void shut(std::string reason, bool notify = true);
