@@ -141,6 +141,13 @@ bool TcpStream::drainSocket() {
   evutil_socket_t fd = bufferevent_getfd(bev_);
   if (tls_ || fd < 0) return true;
   evbuffer* input = bufferevent_get_input(bev_);
+  // The socket bufferevent keeps its input's end frozen except while it reads
+  // itself; thaw it for our read, as it does.
+  evbuffer_unfreeze(input, 0);
+  struct Refreeze {
+    evbuffer* b;
+    ~Refreeze() { evbuffer_freeze(b, 0); }
+  } refreeze{input};
   size_t total = 0;
   while (total < kMaxIoBytes) {
     evbuffer_iovec vec[2];

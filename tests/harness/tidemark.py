@@ -68,6 +68,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_port_range(count):
+    """A base port with base..base+count-1 all free, below Linux's ephemeral
+    range (32768+), so that no outgoing connection can take one of them later:
+    the sidecar opens broker listeners at base + node id lazily."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 32768 - count)
+        socks = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                s.bind(("127.0.0.1", port))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
 class _LineReader:
     """Collects a pipe's lines on a thread so tests can wait for one without blocking forever."""
 
@@ -159,7 +181,7 @@ class Sidecar:
         config = {
             "job.id": "it",
             "proxy.listen": f"127.0.0.1:{free_port()}",
-            "proxy.broker_port_base": str(free_port()),
+            "proxy.broker_port_base": str(free_port_range(16)),
             "proxy.upstream.bootstrap_servers": upstream,
             "http.listen": "127.0.0.1:0",
             "store.path": str(self.workdir / "tidemark.db"),

@@ -11,7 +11,8 @@ import urllib.request
 
 import pytest
 
-from harness.tidemark import EmbeddedKafka, Sidecar, _LineReader, binary, client_env, free_port
+from harness.tidemark import (EmbeddedKafka, Sidecar, _LineReader, binary, client_env, free_port,
+                              free_port_range)
 
 
 def kcat_metadata(bootstrap, generation):
@@ -106,7 +107,7 @@ def test_dev_should_print_where_to_connect_and_stop_cleanly_on_ctrl_c(tmp_path):
         [binary(), "dev", "--brokers", "3", "--topic", "demo:6", "--topic", "orders.v1:2",
          "--data-dir", str(tmp_path / "data"), "--set", f"http.listen=127.0.0.1:{http_port}",
          "--set", f"proxy.listen=127.0.0.1:{free_port()}",
-         "--set", f"proxy.broker_port_base={free_port()}"],
+         "--set", f"proxy.broker_port_base={free_port_range(16)}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out = _LineReader(proc.stdout)
