@@ -91,22 +91,6 @@ std::string TcpStream::take(size_t n) {
 
 void TcpStream::moveTo(TcpStream& dst, size_t n) {
   evbuffer_remove_buffer(bufferevent_get_input(bev_), bufferevent_get_output(dst.bev_), n);
-  dst.flushNow();
-}
-
-// Writes at once instead of on the next loop turn: one round trip through
-// the proxy then costs no extra epoll wait per hop. The bufferevent writes
-// whatever the socket did not take, as usual.
-void TcpStream::flushNow() {
-  evutil_socket_t fd = bufferevent_getfd(bev_);
-  if (tls_ || closed_ || fd < 0) return;
-  evbuffer* output = bufferevent_get_output(bev_);
-  if (evbuffer_get_length(output) == 0) return;
-  // The socket bufferevent keeps its output's start frozen except while it
-  // writes itself; thaw it for this write, as it does.
-  evbuffer_unfreeze(output, 1);
-  (void)evbuffer_write_atmost(output, fd, static_cast<ev_ssize_t>(kMaxIoBytes));
-  evbuffer_freeze(output, 1);
 }
 
 void TcpStream::pauseReading() {
@@ -118,9 +102,7 @@ void TcpStream::resumeReading() {
 }
 
 void TcpStream::write(std::string_view bytes) {
-  if (closed_) return;
-  bufferevent_write(bev_, bytes.data(), bytes.size());
-  flushNow();
+  if (!closed_) bufferevent_write(bev_, bytes.data(), bytes.size());
 }
 
 size_t TcpStream::outputSize() const {

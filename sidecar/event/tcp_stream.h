@@ -73,7 +73,6 @@ class TcpStream {
   TcpStream(bufferevent* bev, std::string peer, Callbacks callbacks);
   static void onRead(bufferevent*, void* self);
   bool drainSocket();
-  void flushNow();
   static void onWrite(bufferevent*, void* self);
   static void onEvent(bufferevent*, short what, void* self);
   void shut(std::string reason, bool notify = true);
