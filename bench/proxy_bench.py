@@ -28,7 +28,6 @@ import json
 import os
 import pathlib
 import platform
-import queue
 import random
 import shlex
 import shutil
@@ -37,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -77,34 +75,9 @@ def workloads(smoke):
 
 # ------------------------------------------------------------------ processes
 
-class Lines:
-    """Collects a pipe's lines on a thread; wait_for() blocks with a timeout."""
-
-    def __init__(self, pipe):
-        self.lines = []
-        self._queue = queue.Queue()
-        threading.Thread(target=self._pump, args=(pipe,), daemon=True).start()
-
-    def _pump(self, pipe):
-        for line in iter(pipe.readline, ""):
-            self.lines.append(line.rstrip("\n"))
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no {what} within {timeout}s: {self.lines[-10:]}")
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise EOFError(f"stream closed before {what}: {self.lines[-10:]}")
-            if predicate(line):
-                return line
+# The tests' line reader: collects a pipe's lines on a thread; wait_for() blocks with a timeout.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from harness.tidemark import LineReader as Lines  # noqa: E402
 
 
 def cpu_seconds(pid):

@@ -90,7 +90,7 @@ def free_port_range(count):
     raise RuntimeError("no free port range")
 
 
-class _LineReader:
+class LineReader:
     """Collects a pipe's lines on a thread so tests can wait for one without blocking forever."""
 
     def __init__(self, pipe):
@@ -131,8 +131,8 @@ class EmbeddedKafka:
             args += ["--topic", t]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=client_env(generation))
-        self._out = _LineReader(self.proc.stdout)
-        self._err = _LineReader(self.proc.stderr)
+        self._out = LineReader(self.proc.stdout)
+        self._err = LineReader(self.proc.stderr)
         info = json.loads(self._out.wait_for(lambda l: l.startswith("{"), 30, "ready line"))
         self.bootstrap = info["bootstrap"]
         self.librdkafka = info["librdkafka"]
@@ -166,6 +166,9 @@ class EmbeddedKafka:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+_LineReader = LineReader  # the name the tests use
 
 
 READY = re.compile(r"\bmsg=ready\b")
