@@ -69,6 +69,9 @@ struct Pending {
   evhttp_request* req;
   bool answered = false;
   bool gone = false;
+  // Heap-held watch given to the connection's close callback; deleted by
+  // whichever comes first: the reply (which removes the callback) or the close.
+  std::weak_ptr<Pending>* watch = nullptr;
 };
 
 void send(const std::shared_ptr<Pending>& p, const Response& response) {
@@ -224,13 +227,28 @@ bool HttpServer::match(const Route& route, const std::string& path,
 
 void HttpServer::handle(evhttp_request* req) {
   auto pending = std::make_shared<Pending>(Pending{req});
-  // If the client goes away before a deferred answer, evhttp frees the request.
+  // If the client goes away before a deferred answer, evhttp frees the request;
+  // the close callback marks it gone. It holds only a weak reference, so it is
+  // safe whether the Reply was called, dropped, or is still waiting.
   evhttp_connection* conn = evhttp_request_get_connection(req);
+  pending->watch = new std::weak_ptr<Pending>(pending);
   evhttp_connection_set_closecb(
-      conn, [](evhttp_connection*, void* arg) { static_cast<Pending*>(arg)->gone = true; },
-      pending.get());
+      conn,
+      [](evhttp_connection*, void* arg) {
+        auto* watch = static_cast<std::weak_ptr<Pending>*>(arg);
+        if (auto p = watch->lock()) {
+          p->gone = true;
+          p->watch = nullptr;
+        }
+        delete watch;
+      },
+      pending->watch);
   Reply reply = [pending, conn](Response r) {
-    if (!pending->gone) evhttp_connection_set_closecb(conn, nullptr, nullptr);
+    if (!pending->gone && pending->watch != nullptr) {
+      evhttp_connection_set_closecb(conn, nullptr, nullptr);
+      delete pending->watch;
+      pending->watch = nullptr;
+    }
     send(pending, r);
   };
 
