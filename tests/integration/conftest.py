@@ -23,6 +23,14 @@ def kafka(generation):
 
 
 @pytest.fixture
+def cluster():
+    """One 3-broker cluster on Debian's librdkafka, for tests about the sidecar itself."""
+    c = EmbeddedKafka("debian", brokers=3, topics=("demo:6",))
+    yield c
+    c.stop()
+
+
+@pytest.fixture
 def sidecar_factory(tmp_path):
     """Starts `tidemark serve` against a cluster: sidecar_factory(kafka, settings={...})."""
     started = []

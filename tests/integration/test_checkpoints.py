@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from harness.tidemark import EmbeddedKafka, Sidecar, client_env
+from harness.tidemark import Sidecar, client_env
 
 MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
 
@@ -28,13 +28,6 @@ def call(sidecar, method, path, body=None, headers=None):
 
 def error_code(raw):
     return json.loads(raw)["error"]["code"]
-
-
-@pytest.fixture
-def cluster():
-    c = EmbeddedKafka("debian", brokers=3, topics=("demo:6",))
-    yield c
-    c.stop()
 
 
 @pytest.fixture

@@ -10,14 +10,7 @@ import time
 
 import pytest
 
-from harness.tidemark import EmbeddedKafka, client_env
-
-
-@pytest.fixture
-def cluster():
-    c = EmbeddedKafka("debian", brokers=3, topics=("demo:6",))
-    yield c
-    c.stop()
+from harness.tidemark import client_env
 
 
 @pytest.fixture
