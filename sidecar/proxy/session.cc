@@ -307,8 +307,7 @@ bool Session::pumpResponses() {
       return false;
     }
     const size_t frame = kLengthPrefixBytes + static_cast<size_t>(length);
-    const bool inspect = mustInspectResponse(entry->api_key, entry->api_version) ||
-                         (options_.offsets != nullptr && entry->api_key == kOffsetFetchKey);
+    const bool inspect = inspects(*entry);
     if (!entry->internal && !inflight_.empty() && inflight_.front() == entry && !inspect) {
       upstream_order_.pop_front();
       response_left_ = frame;  // stream it through as it arrives
@@ -326,10 +325,17 @@ bool Session::pumpResponses() {
   return !done_;
 }
 
+// One rule for which answers are buffered and decoded rather than streamed:
+// those that can carry addresses or versions, and OffsetFetch when checkpointing.
+bool Session::inspects(const InFlight& entry) const {
+  return mustInspectResponse(entry.api_key, entry.api_version) ||
+         (options_.offsets != nullptr && entry.api_key == kOffsetFetchKey);
+}
+
 bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
   std::string frame = upstream_->take(kLengthPrefixBytes + length);
   const bool offset_fetch = options_.offsets != nullptr && entry.api_key == kOffsetFetchKey;
-  if (mustInspectResponse(entry.api_key, entry.api_version) || offset_fetch) {
+  if (inspects(entry)) {
     std::string_view rest = std::string_view(frame).substr(kLengthPrefixBytes);
     kafka::Reader r(rest);
     (void)kafka::decodeResponseHeader(

@@ -87,6 +87,7 @@ class Session {
   // Requests the proxy must read whole before deciding what to do.
   bool handleGroupRequest(const kafka::RequestHeader& h, uint32_t length);
   void forward(Entry entry, std::string frame);  // at a request frame boundary
+  bool inspects(const InFlight& entry) const;
   void noteMirrorAnswer(const InFlight& entry, const std::string& frame);
   void forwardWhenIdle(std::function<void()> fn);
   void runIdleActions();
