@@ -2,26 +2,15 @@
 
 #include "protocol/kafka/header.h"
 #include "protocol/kafka/messages.h"
+#include "sidecar/proxy/lenient.h"
 
 namespace tidemark::proxy {
 namespace {
 
-// Decodes like the rewriter: bytes after the message are tolerated.
-template <typename M>
-Status decodeLenient(M& m, int16_t version, std::string_view body) {
-  kafka::Reader r(body);
-  m.decode(r, version, kafka::isFlexible(M::kApiKey, version));
-  if (!r.ok()) {
-    return invalidArgument(std::string(kafka::findApi(M::kApiKey)->name) + " v" +
-                           std::to_string(version) + ": " + r.error());
-  }
-  return Status::ok();
-}
-
 template <typename Request, typename Response>
 StatusOr<CommitRequest> decodeCommitAs(int16_t version, std::string_view body) {
-  Request req;
-  TM_RETURN_IF_ERROR(decodeLenient(req, version, body));
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<Request>(body, version));
+  const Request& req = decoded.msg;
   CommitRequest out;
   out.group = req.group_id;
   Response resp;
@@ -69,8 +58,8 @@ StatusOr<CommitRequest> decodeCommit(int16_t key, int16_t version, std::string_v
 namespace {
 template <typename Response>
 StatusOr<int> countErrors(int16_t version, std::string_view body) {
-  Response resp;
-  TM_RETURN_IF_ERROR(decodeLenient(resp, version, body));
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<Response>(body, version));
+  const Response& resp = decoded.msg;
   int failed = 0;
   for (const auto& t : resp.topics) {
     for (const auto& p : t.partitions) failed += p.error_code != 0;
@@ -85,19 +74,15 @@ StatusOr<int> commitErrors(int16_t key, int16_t version, std::string_view body) 
 }
 
 StatusOr<std::string> offsetFetchGroup(int16_t version, std::string_view body) {
-  kafka::OffsetFetchRequest req;
-  TM_RETURN_IF_ERROR(decodeLenient(req, version, body));
-  return req.group_id;
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::OffsetFetchRequest>(body, version));
+  return decoded.msg.group_id;
 }
 
 StatusOr<std::optional<std::string>> rewriteOffsetFetch(int16_t version, std::string_view body,
                                                         const std::string& group,
                                                         const OffsetHooks& hooks) {
-  kafka::OffsetFetchResponse resp;
-  kafka::Reader r(body);
-  resp.decode(r, version, kafka::isFlexible(kOffsetFetchKey, version));
-  if (!r.ok())
-    return invalidArgument("OffsetFetch response v" + std::to_string(version) + ": " + r.error());
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::OffsetFetchResponse>(body, version));
+  kafka::OffsetFetchResponse& resp = decoded.msg;
   bool changed = false;
   for (auto& t : resp.topics) {
     for (auto& p : t.partitions)
@@ -111,9 +96,7 @@ StatusOr<std::optional<std::string>> rewriteOffsetFetch(int16_t version, std::st
     }
   }
   if (!changed) return std::optional<std::string>();
-  TM_ASSIGN_OR_RETURN(std::string out, resp.serialize(version));
-  out.append(body.substr(r.consumed()));
-  return std::optional<std::string>(std::move(out));
+  return reencode(decoded, version);
 }
 
 }  // namespace tidemark::proxy

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "protocol/kafka/header.h"
+#include "sidecar/proxy/lenient.h"
 #include "sidecar/base/log.h"
 
 namespace tidemark::proxy {
@@ -20,36 +21,6 @@ constexpr int16_t kDescribeCluster = 60;
 constexpr int16_t kConsumerGroupHeartbeat = 68;
 constexpr int16_t kUnsupportedVersion = 35;
 
-// A decoded response and whatever followed the message in its frame.
-// Peers send such bytes (librdkafka 2.15.1's mock ends Metadata v12 with an
-// extra empty tag section); Kafka's own readers ignore them, and so do we:
-// they are kept and forwarded after the re-encoded message, never dropped.
-template <typename M>
-struct Decoded {
-  M msg;
-  std::string_view trailing;
-};
-
-template <typename M>
-StatusOr<Decoded<M>> parse(std::string_view body, int16_t version) {
-  Decoded<M> d;
-  kafka::Reader r(body);
-  d.msg.decode(r, version, kafka::isFlexible(M::kApiKey, version));
-  if (!r.ok()) {
-    return invalidArgument(std::string(findApi(M::kApiKey)->name) + " response v" +
-                           std::to_string(version) + ": " + r.error());
-  }
-  d.trailing = body.substr(r.consumed());
-  return d;
-}
-
-template <typename M>
-StatusOr<std::optional<std::string>> reencode(const Decoded<M>& d, int16_t version) {
-  TM_ASSIGN_OR_RETURN(std::string out, d.msg.serialize(version));
-  out.append(d.trailing);
-  return std::optional<std::string>(std::move(out));
-}
-
 template <typename Endpoint>
 void rewriteEndpoints(std::vector<Endpoint>& endpoints, BrokerMap& brokers) {
   for (auto& e : endpoints) {
@@ -61,7 +32,7 @@ void rewriteEndpoints(std::vector<Endpoint>& endpoints, BrokerMap& brokers) {
 
 StatusOr<std::optional<std::string>> rewriteMetadata(int16_t v, std::string_view body,
                                                      RewriteContext& ctx) {
-  TM_ASSIGN_OR_RETURN(auto d, parse<MetadataResponse>(body, v));
+  TM_ASSIGN_OR_RETURN(auto d, decodeLenient<MetadataResponse>(body, v));
   auto& m = d.msg;
   rewriteEndpoints(m.brokers, ctx.brokers);
   for (const auto& t : m.topics) {
@@ -72,7 +43,7 @@ StatusOr<std::optional<std::string>> rewriteMetadata(int16_t v, std::string_view
 
 StatusOr<std::optional<std::string>> rewriteFindCoordinator(int16_t v, std::string_view body,
                                                             RewriteContext& ctx) {
-  TM_ASSIGN_OR_RETURN(auto d, parse<FindCoordinatorResponse>(body, v));
+  TM_ASSIGN_OR_RETURN(auto d, decodeLenient<FindCoordinatorResponse>(body, v));
   auto& m = d.msg;
   // An error answer carries node -1 and no usable address; leave it alone.
   auto rewriteOne = [&](int32_t node_id, std::string& host, int32_t& port) {
@@ -88,7 +59,7 @@ StatusOr<std::optional<std::string>> rewriteFindCoordinator(int16_t v, std::stri
 
 StatusOr<std::optional<std::string>> rewriteDescribeCluster(int16_t v, std::string_view body,
                                                             RewriteContext& ctx) {
-  TM_ASSIGN_OR_RETURN(auto d, parse<DescribeClusterResponse>(body, v));
+  TM_ASSIGN_OR_RETURN(auto d, decodeLenient<DescribeClusterResponse>(body, v));
   auto& m = d.msg;
   const bool controllers = v >= 1 && m.endpoint_type == 2;
   for (auto& b : m.brokers) {
@@ -109,7 +80,7 @@ StatusOr<std::optional<std::string>> rewriteDescribeCluster(int16_t v, std::stri
 template <typename M>
 StatusOr<std::optional<std::string>> rewriteNodeEndpoints(int16_t v, std::string_view body,
                                                           RewriteContext& ctx) {
-  TM_ASSIGN_OR_RETURN(auto d, parse<M>(body, v));
+  TM_ASSIGN_OR_RETURN(auto d, decodeLenient<M>(body, v));
   auto& m = d.msg;
   if (m.node_endpoints.empty()) return std::optional<std::string>();  // forward as is
   rewriteEndpoints(m.node_endpoints, ctx.brokers);
@@ -125,7 +96,7 @@ StatusOr<std::optional<std::string>> rewriteApiVersions(int16_t v, std::string_v
   if (body.size() >= 2 && kafka::loadInt16(body.data()) == kUnsupportedVersion) {
     return std::optional<std::string>();
   }
-  TM_ASSIGN_OR_RETURN(auto d, parse<ApiVersionsResponse>(body, v));
+  TM_ASSIGN_OR_RETURN(auto d, decodeLenient<ApiVersionsResponse>(body, v));
   auto& m = d.msg;
   clampApiVersions(m);
   return reencode(d, v);
