@@ -1,5 +1,6 @@
 #include "sidecar/cli/run_sidecar.h"
 
+#include <malloc.h>
 #include <unistd.h>
 #include <csignal>
 #include <cstdio>
@@ -33,6 +34,13 @@ void applyLogConfig(const config::Config& config) {
 int runSidecar(const config::Config& config,
                const std::function<void(server::Sidecar&)>& on_started) {
   std::signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error value, not a signal
+  // The proxy reads into 256 KiB buffers and frees them as soon as the bytes
+  // are forwarded. With glibc's defaults each such buffer is a fresh mmap (or
+  // trimmed heap) that the kernel must fault in and zero again: measured at
+  // about half the sidecar's CPU per forwarded MiB. Keep them on the heap and
+  // keep up to 64 MiB of freed heap for reuse.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   auto loop = event::EventLoop::create();
   if (!loop.isOk()) {
     std::fprintf(stderr, "tidemark: %s\n", loop.status().message().c_str());

@@ -17,6 +17,7 @@ using kafka::kRequestPrefixBytes;
 constexpr int16_t kProduceKey = 0;
 // Produce's acks sits after the header and transactional_id: both short strings.
 constexpr size_t kMaxProducePeek = 2 * 32768 + 64;
+constexpr size_t kTypicalProducePeek = 512;
 
 std::string lengthPrefixed(std::string_view body) {
   std::string frame(kLengthPrefixBytes, '\0');
@@ -98,6 +99,7 @@ bool Session::pumpRequests() {
       const size_t n = std::min(avail, request_left_);
       client_->moveTo(*upstream_, n);
       request_left_ -= n;
+      client_->expectBytes(request_left_);
       if (request_left_ == 0) runIdleActions();
       continue;
     }
@@ -105,27 +107,24 @@ bool Session::pumpRequests() {
     char head[kLengthPrefixBytes + kRequestPrefixBytes];
     client_->peek(head, sizeof(head));
     const int32_t length = kafka::loadInt32(head);
+    const kafka::RequestHeader h = kafka::peekRequestPrefix(head + kLengthPrefixBytes);
     if (length < static_cast<int32_t>(kRequestPrefixBytes) ||
         static_cast<uint64_t>(length) > options_.max_frame_bytes) {
-      kafka::RequestHeader h = kafka::peekRequestPrefix(head + kLengthPrefixBytes);
       fail("request frame size " + std::to_string(length) + " outside 8.." +
                std::to_string(options_.max_frame_bytes),
            h.api_key, h.api_version);
       return false;
     }
-    if (!startRequest(static_cast<uint32_t>(length))) return !done_;
+    if (!startRequest(h, static_cast<uint32_t>(length))) return !done_;
   }
   return !done_;
 }
 
 // Reads what the proxy needs from a request's first bytes and queues its
 // answer slot. Returns false to wait for more bytes (or after failing).
-bool Session::startRequest(uint32_t length) {
+bool Session::startRequest(const kafka::RequestHeader& h, uint32_t length) {
   const size_t frame = kLengthPrefixBytes + length;
   const size_t avail = client_->inputSize();
-  char head[kLengthPrefixBytes + kRequestPrefixBytes];
-  client_->peek(head, sizeof(head));
-  const kafka::RequestHeader h = kafka::peekRequestPrefix(head + kLengthPrefixBytes);
   const kafka::ApiInfo* api = kafka::findApi(h.api_key);
   if (api != nullptr && (h.api_version < api->min_version || h.api_version > api->max_version)) {
     if (h.api_key == kafka::kApiVersionsKey && h.api_version > api->max_version) {
@@ -145,20 +144,9 @@ bool Session::startRequest(uint32_t length) {
   }
   bool expects_response = true;
   if (h.api_key == kProduceKey) {
-    const size_t want = std::min(frame, kLengthPrefixBytes + kMaxProducePeek);
-    std::string prefix(std::min(avail, want), '\0');
-    client_->peek(prefix.data(), prefix.size());
-    auto acks = peekProduceAcks(std::string_view(prefix).substr(kLengthPrefixBytes), h.api_version,
-                                prefix.size() == frame);
-    if (!acks.isOk()) {
-      fail(acks.status().message(), h.api_key, h.api_version);
-      return false;
-    }
-    if (!acks->has_value()) {
-      if (prefix.size() >= want) fail("Produce request without acks", h.api_key, h.api_version);
-      return false;
-    }
-    expects_response = **acks != 0;  // acks=0: the broker sends nothing back
+    auto acks = produceAcks(h, frame, avail);
+    if (!acks.has_value()) return false;
+    expects_response = *acks != 0;  // acks=0: the broker sends nothing back
   }
   if (expects_response) {
     auto entry = std::make_shared<InFlight>(InFlight{h.correlation_id, h.api_key, h.api_version});
@@ -167,6 +155,29 @@ bool Session::startRequest(uint32_t length) {
   }
   request_left_ = frame;
   return true;
+}
+
+// Produce's acks, from the request's first bytes: nullopt to wait for more
+// bytes (or after failing). Client id and transactional id before it are
+// short in practice, so a small peek almost always suffices; the larger one
+// covers the longest strings the protocol allows.
+std::optional<int16_t> Session::produceAcks(const kafka::RequestHeader& h, size_t frame,
+                                            size_t avail) {
+  for (size_t limit : {kTypicalProducePeek, kMaxProducePeek}) {
+    const size_t want = std::min(frame, kLengthPrefixBytes + limit);
+    std::string prefix(std::min(avail, want), '\0');
+    client_->peek(prefix.data(), prefix.size());
+    auto acks = peekProduceAcks(std::string_view(prefix).substr(kLengthPrefixBytes), h.api_version,
+                                prefix.size() == frame);
+    if (!acks.isOk()) {
+      fail(acks.status().message(), h.api_key, h.api_version);
+      return std::nullopt;
+    }
+    if (acks->has_value()) return **acks;
+    if (prefix.size() < want) return std::nullopt;  // more bytes will come
+  }
+  fail("Produce request without acks", h.api_key, h.api_version);
+  return std::nullopt;
 }
 
 // OffsetCommit/TxnOffsetCommit are recorded and sealed; OffsetFetch remembers
@@ -281,6 +292,7 @@ bool Session::pumpResponses() {
       const size_t n = std::min(avail, response_left_);
       upstream_->moveTo(*client_, n);
       response_left_ -= n;
+      upstream_->expectBytes(response_left_);
       if (response_left_ == 0) {
         inflight_.pop_front();
         flushAnswered();

@@ -81,7 +81,8 @@ class Session {
   // Each returns false once the session has failed.
   bool pumpRequests();
   bool pumpResponses();
-  bool startRequest(uint32_t length);
+  bool startRequest(const kafka::RequestHeader& h, uint32_t length);
+  std::optional<int16_t> produceAcks(const kafka::RequestHeader& h, size_t frame, size_t avail);
   bool finishBufferedResponse(InFlight& entry, uint32_t length);
   void answerLocally(int32_t correlation_id, int16_t key, int16_t version, std::string body);
   // Requests the proxy must read whole before deciding what to do.
