@@ -25,6 +25,7 @@ enum class StatusCode {
   kAborted,             // the operation was cancelled or superseded
   kInternal,            // a bug: an invariant did not hold
   kIoError,             // the operating system refused a read or write
+  kDeadlineExceeded,    // did not finish within its time limit; it may still complete
 };
 
 const char* statusCodeName(StatusCode code);
@@ -69,6 +70,9 @@ inline Status unavailable(std::string m) { return {StatusCode::kUnavailable, std
 inline Status dataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status internalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status ioError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+inline Status deadlineExceeded(std::string m) {
+  return {StatusCode::kDeadlineExceeded, std::move(m)};
+}
 
 // Either a value or a non-OK Status.
 template <typename T>

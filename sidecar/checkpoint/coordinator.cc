@@ -94,11 +94,13 @@ void Coordinator::start() {
   interval_timer_ = loop_.createTimer([this] { onInterval(); });
   interval_timer_->arm(options_.interval);
   retry_timer_ = loop_.createTimer([this] { maybeStart("retry"); });
+  timeout_timer_ = loop_.createTimer([this] { onTimeout(); });
 }
 
 void Coordinator::onInterval() {
   interval_timer_->arm(options_.interval);
-  if (book_.sealed().seal == durable_seal_) {
+  // With a prepare step only the application knows whether it progressed.
+  if (!prepare_ && book_.sealed().seal == durable_seal_) {
     ++stats_.skipped;  // nothing sealed since the last checkpoint (or restore)
     return;
   }
@@ -115,7 +117,7 @@ void Coordinator::onSealed(uint64_t processed) {
 
 void Coordinator::checkpoint(const std::string& trigger, Done done) {
   const uint64_t seal = book_.sealed().seal;
-  if (seal == durable_seal_ && stats_.last_id && !in_flight_) {
+  if (!prepare_ && seal == durable_seal_ && stats_.last_id && !in_flight_) {
     done(*stats_.last_id);  // everything sealed is already durable
     return;
   }
@@ -134,7 +136,27 @@ void Coordinator::maybeStart(const std::string& trigger) {
 
 void Coordinator::run(const std::string& trigger) {
   in_flight_ = true;
+  timed_out_ = false;
+  committing_ = false;
+  running_trigger_ = trigger;
   messages_since_ = 0;
+  const uint64_t attempt = ++attempt_;
+  timeout_timer_->arm(options_.timeout);
+  if (!prepare_) return commit(trigger, attempt);
+  prepare_(trigger, [this, trigger, attempt](Status s) {
+    if (attempt != attempt_) return;  // answered after its checkpoint timed out
+    if (!s.isOk()) {
+      timeout_timer_->cancel();
+      in_flight_ = false;
+      return fail(trigger, s.withPrefix("prepare"));
+    }
+    commit(trigger, attempt);
+  });
+}
+
+// Snapshots the sealed view and has the store worker write it.
+void Coordinator::commit(const std::string& trigger, uint64_t attempt) {
+  committing_ = true;
   // The sealed view is immutable once copied: blobs are shared, not copied.
   auto view = std::make_shared<SealedView>(book_.sealed());
   auto manifest = std::make_shared<store::Manifest>(buildManifest(*view, options_.job_id, trigger));
@@ -160,27 +182,59 @@ void Coordinator::run(const std::string& trigger) {
         r.duration_us = monotonicUs() - started;
         return r;
       },
-      [this, seal = view->seal](Result r) { finish(seal, std::move(r)); });
+      [this, seal = view->seal, attempt](Result r) { finish(seal, attempt, std::move(r)); });
 }
 
-void Coordinator::finish(uint64_t seal, Result r) {
+void Coordinator::onTimeout() {
+  if (!in_flight_ || timed_out_) return;
+  if (!committing_) {
+    // Still waiting for the prepare step: nothing runs in the store, so the
+    // attempt simply ends (its late answer is ignored).
+    ++attempt_;
+    in_flight_ = false;
+  } else {
+    timed_out_ = true;  // the store transaction runs on; finish() records its outcome
+  }
+  fail(running_trigger_,
+       deadlineExceeded("not durable within checkpoint.timeout (" +
+                        std::to_string(options_.timeout.count()) + " ms)"));
+}
+
+// Counts a failed attempt, tells its waiters and schedules the retry.
+void Coordinator::fail(const std::string& trigger, const Status& status) {
+  ++stats_.failed;
+  ++stats_.consecutive_failures;
+  const auto backoff = std::chrono::milliseconds(
+      std::min<int64_t>(10000, 100LL << std::min<uint32_t>(stats_.consecutive_failures, 7)));
+  TM_LOG(Error, "checkpoint", "checkpoint failed")
+      .kv("trigger", trigger)
+      .kv("error", status.toString())
+      .kv("consecutive_failures", stats_.consecutive_failures)
+      .kv("retry_in_ms", static_cast<int64_t>(backoff.count()));
+  std::vector<Waiter> failed;
+  failed.swap(waiters_);
+  for (auto& w : failed) w.done(status);
+  retry_timer_->arm(backoff);
+}
+
+void Coordinator::finish(uint64_t seal, uint64_t attempt, Result r) {
+  (void)attempt;  // the store worker is serial: this is always the attempt in flight
   in_flight_ = false;
+  timeout_timer_->cancel();
   last_end_ms_ = nowMs();
+  const bool late = timed_out_;
   if (!r.status.isOk()) {
-    ++stats_.failed;
-    ++stats_.consecutive_failures;
-    const auto backoff = std::chrono::milliseconds(
-        std::min<int64_t>(10000, 100LL << std::min<uint32_t>(stats_.consecutive_failures, 7)));
-    TM_LOG(Error, "checkpoint", "checkpoint failed")
-        .kv("trigger", r.manifest.trigger())
-        .kv("error", r.status.toString())
-        .kv("consecutive_failures", stats_.consecutive_failures)
-        .kv("retry_in_ms", static_cast<int64_t>(backoff.count()));
-    std::vector<Waiter> failed;
-    failed.swap(waiters_);
-    for (auto& w : failed) w.done(r.status);
-    retry_timer_->arm(backoff);
-    return;
+    if (late) {
+      TM_LOG(Warn, "checkpoint", "timed-out checkpoint failed in the store too")
+          .kv("error", r.status.toString());
+      return;  // already counted and retried by the timeout
+    }
+    return fail(r.manifest.trigger(), r.status);
+  }
+  if (late) {
+    TM_LOG(Warn, "checkpoint", "checkpoint became durable after its timeout")
+        .kv("id", r.manifest.id())
+        .kv("duration_us", r.duration_us);
   }
   ++stats_.taken;
   stats_.consecutive_failures = 0;

@@ -10,7 +10,14 @@
 // shutdown, rebalance). One checkpoint in flight at a time: triggers that
 // arrive meanwhile coalesce into the next one (counted). `min_pause` spaces
 // periodic checkpoints; a failure is retried with backoff, and the count of
-// consecutive failures feeds readiness.
+// consecutive failures feeds readiness. A checkpoint not durable within
+// `timeout` is failed (waiters hear so, the failure counts); the store
+// transaction itself cannot be interrupted, so if it completes later it is
+// recorded as the durable checkpoint it is, and nothing else starts meanwhile.
+//
+// With a `prepare` step (Samza's flow: ask the application for its offsets
+// and state first), each checkpoint runs it before snapshotting the sealed
+// view; a prepare failure is a checkpoint failure.
 //
 // Never checkpoints before restore() finished (Kafka Streams' lesson: an
 // empty view would overwrite good offsets).
@@ -40,7 +47,13 @@ struct CoordinatorOptions {
   uint32_t retained = 10;
   uint32_t tolerable_failures = 3;
   bool seal_immediately = false;
+  std::chrono::milliseconds timeout{60000};
 };
+
+// Runs before each checkpoint snapshots the sealed view; calls `ready` once,
+// on the loop thread, when the checkpoint may proceed (or why it cannot).
+using PrepareStep =
+    std::function<void(const std::string& trigger, std::function<void(Status)> ready)>;
 
 struct CoordinatorStats {
   uint64_t taken = 0;
@@ -86,6 +99,9 @@ class Coordinator {
   }
   uint64_t durableSeal() const { return durable_seal_; }
 
+  // Installs the step run before every checkpoint. Call before start().
+  void setPrepareStep(PrepareStep step) { prepare_ = std::move(step); }
+
  private:
   struct Waiter {
     uint64_t seal;
@@ -99,7 +115,10 @@ class Coordinator {
 
   void maybeStart(const std::string& trigger);
   void run(const std::string& trigger);
-  void finish(uint64_t seal, Result result);
+  void commit(const std::string& trigger, uint64_t attempt);
+  void finish(uint64_t seal, uint64_t attempt, Result result);
+  void fail(const std::string& trigger, const Status& status);
+  void onTimeout();
   void onInterval();
 
   CoordinatorOptions options_;
@@ -109,9 +128,15 @@ class Coordinator {
   StateBook book_;
   std::unique_ptr<event::Timer> interval_timer_;
   std::unique_ptr<event::Timer> retry_timer_;
+  std::unique_ptr<event::Timer> timeout_timer_;
+  PrepareStep prepare_;
 
   bool restored_ = false;
   bool in_flight_ = false;
+  uint64_t attempt_ = 0;        // numbers checkpoint attempts
+  bool timed_out_ = false;      // the attempt in flight was already failed
+  bool committing_ = false;     // the attempt in flight reached the store
+  std::string running_trigger_;
   uint64_t durable_seal_ = 0;
   uint64_t messages_since_ = 0;
   int64_t last_end_ms_ = 0;

@@ -13,7 +13,4 @@ namespace tidemark::checkpoint {
 
 void registerRoutes(http::HttpServer& server, Coordinator& coordinator);
 
-// Strict base64 (RFC 4648, padding required); nullopt when malformed.
-std::optional<std::string> base64Decode(std::string_view in);
-
 }  // namespace tidemark::checkpoint

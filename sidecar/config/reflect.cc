@@ -90,6 +90,8 @@ Status checkKind(const FieldDescriptor* f, std::string_view text) {
         return invalidArgument("expected an identifier ([A-Za-z0-9._-], 1-128 chars)" + got);
       }
       return Status::ok();
+    case v1::FieldRule::KIND_HTTP_URL:
+      return parseHttpUrl(text).status();
     case v1::FieldRule::KIND_PATH:
       if (text.empty() || text.find('\0') != std::string_view::npos) {
         return invalidArgument("expected a file path" + got);
@@ -144,6 +146,8 @@ std::string describeExpected(const FieldDescriptor* f) {
       return "an identifier";
     case v1::FieldRule::KIND_PATH:
       return "a file path";
+    case v1::FieldRule::KIND_HTTP_URL:
+      return "an http:// URL";
     default:
       break;
   }

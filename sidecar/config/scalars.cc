@@ -192,6 +192,25 @@ StatusOr<HostPort> parseHostPort(std::string_view text) {
   return HostPort{std::string(host), static_cast<uint16_t>(*port_value)};
 }
 
+StatusOr<HttpUrl> parseHttpUrl(std::string_view text) {
+  constexpr std::string_view kScheme = "http://";
+  if (text.substr(0, kScheme.size()) != kScheme) {
+    return invalidArgument("expected an http:// URL like http://127.0.0.1:8080/checkpoint, got " +
+                           quoted(text));
+  }
+  std::string_view rest = text.substr(kScheme.size());
+  const size_t slash = rest.find('/');
+  TM_ASSIGN_OR_RETURN(HostPort address, parseHostPort(rest.substr(0, slash)));
+  if (address.port == 0) return invalidArgument("the URL needs a port, got " + quoted(text));
+  std::string path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return invalidArgument("the URL path has a space or control character: " + quoted(text));
+    }
+  }
+  return HttpUrl{std::move(address), std::move(path)};
+}
+
 StatusOr<std::vector<HostPort>> parseHostPortList(std::string_view text) {
   std::vector<HostPort> out;
   size_t start = 0;

@@ -33,6 +33,13 @@ struct HostPort {
   std::string toString() const;  // brackets an IPv6 host again
 };
 StatusOr<HostPort> parseHostPort(std::string_view text);
+
+// "http://host:port/path" (plain HTTP only: the application beside the sidecar).
+struct HttpUrl {
+  HostPort address;
+  std::string path;  // starts with '/'
+};
+StatusOr<HttpUrl> parseHttpUrl(std::string_view text);
 StatusOr<std::vector<HostPort>> parseHostPortList(std::string_view text);
 Status checkHost(std::string_view host);
 

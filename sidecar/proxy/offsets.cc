@@ -28,6 +28,10 @@ StatusOr<CommitRequest> decodeCommitAs(int16_t version, std::string_view body) {
     resp.topics.push_back(std::move(rt));
   }
   TM_ASSIGN_OR_RETURN(out.success_body, resp.serialize(version));
+  for (auto& t : resp.topics) {
+    for (auto& p : t.partitions) p.error_code = kRequestTimedOut;
+  }
+  TM_ASSIGN_OR_RETURN(out.not_durable_body, resp.serialize(version));
   return out;
 }
 

@@ -27,7 +27,12 @@ struct CommitRequest {
   // The success answer (every partition error 0) for the app, encoded at the
   // request's version, when the sidecar answers it itself.
   std::string success_body;
+  // The answer when the checkpoint that should hold it failed (sync mode):
+  // every partition REQUEST_TIMED_OUT, which clients retry.
+  std::string not_durable_body;
 };
+
+constexpr int16_t kRequestTimedOut = 7;
 StatusOr<CommitRequest> decodeCommit(int16_t key, int16_t version, std::string_view body);
 
 // How many partitions an OffsetCommit/TxnOffsetCommit response reports failed.

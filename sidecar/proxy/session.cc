@@ -26,6 +26,16 @@ std::string lengthPrefixed(std::string_view body) {
   return frame;
 }
 
+// A whole response frame (length, header, body) the sidecar answers itself.
+std::string responseFrame(int32_t correlation_id, int16_t key, int16_t version,
+                          std::string_view body) {
+  std::string out;
+  kafka::Writer w(out);
+  kafka::encodeResponseHeader(w, {correlation_id, {}}, kafka::responseHeaderVersion(key, version));
+  out.append(body);
+  return lengthPrefixed(out);
+}
+
 }  // namespace
 
 Session::Session(event::EventLoop& loop, evdns_base* dns, int client_fd, std::string peer,
@@ -225,10 +235,18 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
   const uint64_t seal = options_.offsets->commit(commit->offsets);
   if (options_.offsets->commitMode() == CommitMode::kSync) {
     // Held, in order, until a checkpoint holding it is durable: take one now.
-    options_.offsets->checkpointNow("commit", [this, alive, entry, frame](bool) mutable {
-      if (alive.expired()) return;
-      forward(entry, std::move(frame));
-    });
+    // If that checkpoint fails, the app hears a retriable error and upstream
+    // hears nothing (it must never run ahead of what is durable).
+    options_.offsets->checkpointNow(
+        "commit", [this, alive, entry, frame, failed = std::move(commit->not_durable_body),
+                   prefix](bool ok) mutable {
+          if (alive.expired() || done_) return;
+          if (ok) return forward(entry, std::move(frame));
+          entry->response =
+              responseFrame(prefix.correlation_id, prefix.api_key, prefix.api_version, failed);
+          entry->answered = true;
+          flushAnswered();
+        });
     return true;
   }
   // Answered now; the group offsets go upstream (with the app's own member id
@@ -379,13 +397,9 @@ bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
 
 void Session::answerLocally(int32_t correlation_id, int16_t key, int16_t version,
                             std::string body) {
-  std::string out;
-  kafka::Writer w(out);
-  kafka::encodeResponseHeader(w, {correlation_id, {}}, kafka::responseHeaderVersion(key, version));
-  out.append(body);
   auto entry = std::make_shared<InFlight>(InFlight{correlation_id, key, version});
   entry->answered = true;
-  entry->response = lengthPrefixed(out);
+  entry->response = responseFrame(correlation_id, key, version, body);
   inflight_.push_back(std::move(entry));
   flushAnswered();
 }

@@ -30,9 +30,19 @@ Status Sidecar::start() {
                                          cp.max_messages(),
                                          cp.retained(),
                                          cp.tolerable_failures(),
-                                         config_.state().seal_on() == config::v1::State::IMMEDIATE};
+                                         config_.state().seal_on() == config::v1::State::IMMEDIATE,
+                                         ms(cp.timeout())};
   coordinator_ =
       std::make_unique<checkpoint::Coordinator>(options, loop_, std::move(store).value());
+  if (!cp.app_callback().empty()) {
+    TM_ASSIGN_OR_RETURN(config::HttpUrl url, config::parseHttpUrl(cp.app_callback()));
+    app_callback_ = std::make_unique<checkpoint::AppCallback>(loop_, *coordinator_, std::move(url),
+                                                              config_.job().id(), ms(cp.timeout()));
+    coordinator_->setPrepareStep([this](const std::string& trigger,
+                                        std::function<void(Status)> ready) {
+      app_callback_->prepare(trigger, std::move(ready));
+    });
+  }
   TM_RETURN_IF_ERROR(coordinator_->restore());
   coordinator_->start();
   offset_hooks_ = std::make_unique<OffsetHooksAdapter>(

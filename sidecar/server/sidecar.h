@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "sidecar/checkpoint/app_callback.h"
 #include "sidecar/checkpoint/coordinator.h"
 #include "sidecar/config/loader.h"
 #include "sidecar/event/event_loop.h"
@@ -38,6 +39,7 @@ class Sidecar {
   event::EventLoop& loop_;
   http::HttpServer http_;
   std::unique_ptr<checkpoint::Coordinator> coordinator_;
+  std::unique_ptr<checkpoint::AppCallback> app_callback_;  // checkpoint.app_callback, if set
   std::unique_ptr<OffsetHooksAdapter> offset_hooks_;
   proxy::Proxy proxy_;  // after the hooks it uses: destroyed first
 };

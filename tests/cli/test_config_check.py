@@ -30,7 +30,7 @@ BAD = [
      "checkpoint, store, remote, log, offsets, state)"),
     ("unknown_nested_key", UPSTREAM + "checkpoint: {intervall: 5s}\n",
      ":2: checkpoint.intervall: unknown field (checkpoint has: interval, max_messages, min_pause, "
-     "retained, tolerable_failures)"),
+     "retained, tolerable_failures, timeout, app_callback)"),
     ("wrong_type_integer", 'proxy: {broker_port_base: "many", upstream: {bootstrap_servers: k:1}}\n',
      ':1: proxy.broker_port_base: expected a non-negative integer, got "many"'),
     ("wrong_type_section", "checkpoint: 60s\n" + UPSTREAM,
@@ -59,6 +59,11 @@ BAD = [
      ':2: checkpoint.max_messages: expected a non-negative integer, got "-10"'),
     ("blob_limit_too_large", UPSTREAM + "http: {max_blob_bytes: 4GiB}\n",
      ':2: http.max_blob_bytes: must be at most 1GiB, got "4GiB"'),
+    ("app_callback_not_http", UPSTREAM + "checkpoint: {app_callback: 'https://app:8080/cp'}\n",
+     ':2: checkpoint.app_callback: expected an http:// URL like http://127.0.0.1:8080/checkpoint, '
+     'got "https://app:8080/cp"'),
+    ("app_callback_without_port", UPSTREAM + "checkpoint: {app_callback: 'http://app/cp'}\n",
+     ':2: checkpoint.app_callback: expected host:port like 127.0.0.1:9092, got "app"'),
     ("invalid_yaml", "proxy: [\n", ":2: invalid YAML: end of sequence flow not found"),
     ("same_port_twice", 'proxy: {listen: "127.0.0.1:9000", upstream: {bootstrap_servers: k:1}}\n'
      'http: {listen: "127.0.0.1:9000"}\n',
