@@ -89,11 +89,17 @@ Response sealedAnswer(Coordinator& c, size_t partitions) {
 
 }  // namespace
 
-void registerRoutes(http::HttpServer& server, Coordinator& c) {
-  server.route("PUT", "/v1/state/{key...}", [&c](const Request& req) {
+void registerRoutes(http::HttpServer& server, Coordinator& c, size_t max_blob_bytes) {
+  server.route("PUT", "/v1/state/{key...}", [&c, max_blob_bytes](const Request& req) {
     const std::string& key = req.params.at("key");
     if (Status s = validateKey(key); !s.isOk()) {
       return Response::error(400, "invalid_key", s.message());
+    }
+    if (req.body.size() > max_blob_bytes) {
+      return Response::error(413, "payload_too_large",
+                             "state values are limited to http.max_blob_bytes (" +
+                                 std::to_string(max_blob_bytes) + " bytes); got " +
+                                 std::to_string(req.body.size()));
     }
     std::string type = req.header("content-type");
     if (type.empty()) type = "application/octet-stream";

@@ -11,6 +11,7 @@
 
 namespace tidemark::checkpoint {
 
-void registerRoutes(http::HttpServer& server, Coordinator& coordinator);
+// `max_blob_bytes`: the largest state value a PUT accepts (413 beyond).
+void registerRoutes(http::HttpServer& server, Coordinator& coordinator, size_t max_blob_bytes);
 
 }  // namespace tidemark::checkpoint

@@ -67,7 +67,11 @@ class HttpServer {
   void route(std::string method, std::string pattern, Handler handler);
   void route(std::string method, std::string pattern, SyncHandler handler);
 
-  // Binds and starts serving. `address.port` 0 picks a free port.
+  // Binds and starts serving. `address.port` 0 picks a free port. Bodies
+  // beyond `max_body_bytes` are refused by libevent itself (413 with its own
+  // HTML page, the connection closed) before any handler runs: set it above
+  // what routes accept, so that routes answer their own limits in JSON and
+  // this one only bounds memory.
   Status start(const config::HostPort& address, size_t max_body_bytes);
 
   // The bound address (meaningful after start()).

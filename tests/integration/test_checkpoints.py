@@ -5,6 +5,7 @@ durable checkpoint."""
 
 import json
 import signal
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -61,7 +62,14 @@ def test_state_api_should_answer_every_error_with_a_json_code(sidecar):
     assert status == 400 and error_code(raw) == "malformed_json"
     status, _, raw = call(sidecar, "POST", "/v1/offsets", '[{"group": "g"}]')
     assert status == 400 and error_code(raw) == "invalid_offsets"
-    assert call(sidecar, "PUT", "/v1/state/big", "x" * 8192)[0] == 413
+    status, _, raw = call(sidecar, "PUT", "/v1/state/big", "x" * 4097)
+    assert status == 413 and error_code(raw) == "payload_too_large"
+    assert call(sidecar, "PUT", "/v1/state/fits", "x" * 4096)[0] == 204
+    # Far beyond any route's limit: refused from the headers, before the body is read.
+    host, port = sidecar.http.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"PUT /v1/state/huge HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n")
+        assert s.recv(64).startswith(b"HTTP/1.1 413")
     status, _, raw = call(sidecar, "GET", "/v1/state?view=sideways")
     assert status == 400
 
