@@ -41,6 +41,18 @@ class OffsetHooks {
   // Takes a checkpoint of everything sealed so far (a rebalance is coming);
   // `fn` runs when it is durable or failed.
   virtual void checkpointNow(const std::string& trigger, std::function<void(bool ok)> fn) = 0;
+
+  // Offsets a transactional producer sent with TxnOffsetCommit inside
+  // transaction `transactional_id`: kept aside, not sealed, until it ends.
+  virtual void stageTxnOffsets(const std::string& transactional_id,
+                               const std::map<PartitionId, CommittedOffset>& offsets) = 0;
+
+  // The transaction ends (EndTxn). Aborted: its offsets are forgotten and
+  // `fn(true)` runs at once. Committed: its offsets are sealed with the staged
+  // state, and `fn(ok)` runs once a checkpoint holding them is durable (or
+  // failed; the producer retries EndTxn, which then waits for that same seal).
+  virtual void endTxn(const std::string& transactional_id, bool committed,
+                      std::function<void(bool ok)> fn) = 0;
 };
 
 }  // namespace tidemark::proxy

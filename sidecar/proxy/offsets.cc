@@ -13,6 +13,7 @@ StatusOr<CommitRequest> decodeCommitAs(int16_t version, std::string_view body) {
   const Request& req = decoded.msg;
   CommitRequest out;
   out.group = req.group_id;
+  if constexpr (requires { req.transactional_id; }) out.transactional_id = req.transactional_id;
   Response resp;
   for (const auto& t : req.topics) {
     typename Response::Topic rt;
@@ -47,6 +48,17 @@ bool applySealed(Partition& p, const PartitionId& id, const OffsetHooks& hooks) 
 }
 
 }  // namespace
+
+StatusOr<EndTxnRequest> decodeEndTxn(int16_t version, std::string_view body) {
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::EndTxnRequest>(body, version));
+  return EndTxnRequest{decoded.msg.transactional_id, decoded.msg.committed};
+}
+
+StatusOr<std::string> endTxnAnswer(int16_t version, int16_t error_code) {
+  kafka::EndTxnResponse r;
+  r.error_code = error_code;
+  return r.serialize(version);
+}
 
 StatusOr<CommitRequest> decodeCommit(int16_t key, int16_t version, std::string_view body) {
   if (key == kOffsetCommitKey) {

@@ -18,11 +18,13 @@ constexpr int16_t kOffsetCommitKey = 8;
 constexpr int16_t kOffsetFetchKey = 9;
 constexpr int16_t kJoinGroupKey = 11;
 constexpr int16_t kLeaveGroupKey = 13;
+constexpr int16_t kEndTxnKey = 26;
 constexpr int16_t kTxnOffsetCommitKey = 28;
 
 // A decoded commit request (OffsetCommit or TxnOffsetCommit body).
 struct CommitRequest {
   std::string group;
+  std::string transactional_id;  // TxnOffsetCommit only
   std::map<PartitionId, CommittedOffset> offsets;
   // The success answer (every partition error 0) for the app, encoded at the
   // request's version, when the sidecar answers it itself.
@@ -33,6 +35,17 @@ struct CommitRequest {
 };
 
 constexpr int16_t kRequestTimedOut = 7;
+constexpr int16_t kCoordinatorLoadInProgress = 14;
+
+// A decoded EndTxn request.
+struct EndTxnRequest {
+  std::string transactional_id;
+  bool committed = false;
+};
+StatusOr<EndTxnRequest> decodeEndTxn(int16_t version, std::string_view body);
+
+// EndTxn's answer with `error_code`, when the sidecar answers it itself.
+StatusOr<std::string> endTxnAnswer(int16_t version, int16_t error_code);
 StatusOr<CommitRequest> decodeCommit(int16_t key, int16_t version, std::string_view body);
 
 // How many partitions an OffsetCommit/TxnOffsetCommit response reports failed.

@@ -148,7 +148,8 @@ bool Session::startRequest(const kafka::RequestHeader& h, uint32_t length) {
   }
   if (options_.offsets != nullptr &&
       (h.api_key == kOffsetCommitKey || h.api_key == kTxnOffsetCommitKey ||
-       h.api_key == kOffsetFetchKey || h.api_key == kJoinGroupKey || h.api_key == kLeaveGroupKey)) {
+       h.api_key == kEndTxnKey || h.api_key == kOffsetFetchKey || h.api_key == kJoinGroupKey ||
+       h.api_key == kLeaveGroupKey)) {
     if (avail < frame) return false;  // small requests: read them whole
     return handleGroupRequest(h, length);
   }
@@ -227,10 +228,18 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     });
     return true;
   }
+  if (prefix.api_key == kEndTxnKey) return handleEndTxn(prefix, body, entry, std::move(frame));
   auto commit = decodeCommit(prefix.api_key, prefix.api_version, body);
   if (!commit.isOk()) {
     fail(commit.status().message(), prefix.api_key, prefix.api_version);
     return false;
+  }
+  if (prefix.api_key == kTxnOffsetCommitKey) {
+    // Part of the producer's transaction: upstream must see it now, and it
+    // counts as processed only if the transaction commits (EndTxn).
+    options_.offsets->stageTxnOffsets(commit->transactional_id, commit->offsets);
+    forward(entry, std::move(frame));
+    return true;
   }
   const uint64_t seal = options_.offsets->commit(commit->offsets);
   if (options_.offsets->commitMode() == CommitMode::kSync) {
@@ -238,14 +247,11 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     // If that checkpoint fails, the app hears a retriable error and upstream
     // hears nothing (it must never run ahead of what is durable).
     options_.offsets->checkpointNow(
-        "commit", [this, alive, entry, frame, failed = std::move(commit->not_durable_body),
-                   prefix](bool ok) mutable {
+        "commit", [this, alive, entry, frame,
+                   failed = std::move(commit->not_durable_body)](bool ok) mutable {
           if (alive.expired() || done_) return;
           if (ok) return forward(entry, std::move(frame));
-          entry->response =
-              responseFrame(prefix.correlation_id, prefix.api_key, prefix.api_version, failed);
-          entry->answered = true;
-          flushAnswered();
+          answerQueued(entry, failed);
         });
     return true;
   }
@@ -262,6 +268,35 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     kafka::storeInt32(frame.data() + kLengthPrefixBytes + 4, mirror->correlation_id);
     forward(mirror, std::move(frame));
   });
+  return true;
+}
+
+// EndTxn: an abort forgets the transaction's offsets and passes; a commit
+// seals them and is held until they are durable, so the transaction (and the
+// group offsets inside it) never becomes visible upstream ahead of the
+// checkpoint. If that checkpoint fails, the producer hears a retriable
+// COORDINATOR_LOAD_IN_PROGRESS and retries.
+bool Session::handleEndTxn(const kafka::RequestHeader& prefix, std::string_view body, Entry entry,
+                           std::string frame) {
+  auto end = decodeEndTxn(prefix.api_version, body);
+  if (!end.isOk()) {
+    fail(end.status().message(), prefix.api_key, prefix.api_version);
+    return false;
+  }
+  auto retry_later = endTxnAnswer(prefix.api_version, kCoordinatorLoadInProgress);
+  if (!retry_later.isOk()) {
+    fail(retry_later.status().message(), prefix.api_key, prefix.api_version);
+    return false;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  options_.offsets->endTxn(
+      end->transactional_id, end->committed,
+      [this, alive, entry, frame = std::move(frame),
+       retry = std::move(*retry_later)](bool ok) mutable {
+        if (alive.expired() || done_) return;
+        if (ok) return forward(entry, std::move(frame));
+        answerQueued(entry, retry);
+      });
   return true;
 }
 
@@ -398,9 +433,13 @@ bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
 void Session::answerLocally(int32_t correlation_id, int16_t key, int16_t version,
                             std::string body) {
   auto entry = std::make_shared<InFlight>(InFlight{correlation_id, key, version});
+  inflight_.push_back(entry);
+  answerQueued(entry, body);
+}
+
+void Session::answerQueued(const Entry& entry, std::string_view body) {
+  entry->response = responseFrame(entry->correlation_id, entry->api_key, entry->api_version, body);
   entry->answered = true;
-  entry->response = responseFrame(correlation_id, key, version, body);
-  inflight_.push_back(std::move(entry));
   flushAnswered();
 }
 

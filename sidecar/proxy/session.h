@@ -87,6 +87,10 @@ class Session {
   void answerLocally(int32_t correlation_id, int16_t key, int16_t version, std::string body);
   // Requests the proxy must read whole before deciding what to do.
   bool handleGroupRequest(const kafka::RequestHeader& h, uint32_t length);
+  bool handleEndTxn(const kafka::RequestHeader& h, std::string_view body, Entry entry,
+                    std::string frame);
+  // Answers a queued request with the sidecar's own response body.
+  void answerQueued(const Entry& entry, std::string_view body);
   void forward(Entry entry, std::string frame);  // at a request frame boundary
   bool inspects(const InFlight& entry) const;
   void noteMirrorAnswer(const InFlight& entry, const std::string& frame);

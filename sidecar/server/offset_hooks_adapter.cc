@@ -47,4 +47,38 @@ void OffsetHooksAdapter::checkpointNow(const std::string& trigger, std::function
   coordinator_.checkpoint(trigger, [fn = std::move(fn)](StatusOr<uint64_t> id) { fn(id.isOk()); });
 }
 
+void OffsetHooksAdapter::stageTxnOffsets(
+    const std::string& transactional_id,
+    const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) {
+  auto& open = open_txns_[transactional_id];
+  for (const auto& [id, offset] : offsets) open[id] = offset;
+}
+
+void OffsetHooksAdapter::endTxn(const std::string& transactional_id, bool committed,
+                                std::function<void(bool)> fn) {
+  auto open = open_txns_.find(transactional_id);
+  if (!committed) {
+    if (open != open_txns_.end()) open_txns_.erase(open);
+    committing_txns_.erase(transactional_id);
+    return fn(true);
+  }
+  if (open != open_txns_.end()) {
+    committing_txns_[transactional_id] = commit(open->second);
+    open_txns_.erase(open);
+  }
+  auto it = committing_txns_.find(transactional_id);
+  if (it == committing_txns_.end()) return fn(true);  // the transaction carried no offsets
+  const uint64_t seal = it->second;
+  if (seal <= coordinator_.durableSeal()) {
+    committing_txns_.erase(it);
+    return fn(true);
+  }
+  coordinator_.checkpoint("transaction", [this, transactional_id, seal,
+                                          fn = std::move(fn)](StatusOr<uint64_t> id) {
+    const bool durable = id.isOk() && seal <= coordinator_.durableSeal();
+    if (durable) committing_txns_.erase(transactional_id);
+    fn(durable);
+  });
+}
+
 }  // namespace tidemark::server

@@ -5,6 +5,8 @@
 // durability waits follow the coordinator's checkpoints. Loop thread only.
 
 #include <deque>
+#include <map>
+#include <string>
 
 #include "sidecar/checkpoint/coordinator.h"
 #include "sidecar/proxy/offset_hooks.h"
@@ -24,6 +26,10 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   std::optional<proxy::CommittedOffset> sealedOffset(const proxy::PartitionId& id) const override;
   void whenDurable(uint64_t seal, std::function<void(bool ok)> fn) override;
   void checkpointNow(const std::string& trigger, std::function<void(bool ok)> fn) override;
+  void stageTxnOffsets(const std::string& transactional_id,
+                       const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) override;
+  void endTxn(const std::string& transactional_id, bool committed,
+              std::function<void(bool ok)> fn) override;
 
  private:
   struct Waiting {
@@ -33,6 +39,10 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   checkpoint::Coordinator& coordinator_;
   proxy::CommitMode mode_;
   std::deque<Waiting> waiting_;
+  // Per transactional id: offsets of the open transaction, and the seal of a
+  // committed one whose EndTxn is held until that seal is durable.
+  std::map<std::string, std::map<proxy::PartitionId, proxy::CommittedOffset>> open_txns_;
+  std::map<std::string, uint64_t> committing_txns_;
 };
 
 }  // namespace tidemark::server

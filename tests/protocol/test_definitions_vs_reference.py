@@ -92,5 +92,5 @@ def test_should_define_every_api_the_sidecar_must_decode():
     names = {kdef.parse_file(p).name for p in DEFS}
     required = {"ApiVersions", "Metadata", "FindCoordinator", "DescribeCluster", "OffsetCommit",
                 "OffsetFetch", "TxnOffsetCommit", "JoinGroup", "SyncGroup", "LeaveGroup",
-                "Heartbeat", "Fetch", "Produce"}
+                "Heartbeat", "Fetch", "Produce", "EndTxn"}
     assert required <= names, sorted(required - names)

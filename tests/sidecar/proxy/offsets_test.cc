@@ -19,6 +19,8 @@ class FixedOffsets : public OffsetHooks {
   }
   void whenDurable(uint64_t, std::function<void(bool)>) override {}
   void checkpointNow(const std::string&, std::function<void(bool)>) override {}
+  void stageTxnOffsets(const std::string&, const std::map<PartitionId, CommittedOffset>&) override {}
+  void endTxn(const std::string&, bool, std::function<void(bool)>) override {}
 };
 
 TEST(OffsetCommitTest, ShouldReadEveryPartitionVerbatimAndAnswerSuccessInEveryVersion) {
