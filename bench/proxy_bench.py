@@ -426,6 +426,8 @@ def render(rows, runs_by_name, info, args, wall_s, plot_rel, sizes):
               f"{d['cluster_cpu_s']:.2f} / {p['cluster_cpu_s']:.2f} | {st} |")
     a("")
     a("</details>")
+    a("")
+    a("Checkpoint and state API benchmarks: [benchmarks-checkpoint.md](benchmarks-checkpoint.md).")
     return "\n".join(lines) + "\n"
 
 
