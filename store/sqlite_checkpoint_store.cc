@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace tidemark::store {
 namespace {
@@ -129,16 +130,39 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
   return tx.commit();
 }
 
-// Keeps the newest `retained_` checkpoints and the blobs they reference.
+// Keeps the newest `retained_` checkpoints and the blobs they reference. Only
+// blobs the dropped checkpoints referenced can become unreferenced, so only
+// those are checked: the cost follows what is dropped, not the whole store.
 Status SqliteCheckpointStore::prune() {
   TM_ASSIGN_OR_RETURN(
-      Statement old,
-      db_->prepare("DELETE FROM checkpoints WHERE id NOT IN "
-                   "(SELECT id FROM checkpoints ORDER BY id DESC LIMIT ?)"));
-  TM_RETURN_IF_ERROR(old.bind(1, static_cast<int64_t>(retained_)).run());
-  return db_->exec(
-      "DELETE FROM blobs WHERE NOT EXISTS "
-      "(SELECT 1 FROM checkpoint_blobs r WHERE r.sha256 = blobs.sha256)");
+      Statement cutoff,
+      db_->prepare("SELECT id FROM checkpoints ORDER BY id DESC LIMIT 1 OFFSET ?"));
+  TM_ASSIGN_OR_RETURN(bool beyond, cutoff.bind(1, static_cast<int64_t>(std::max<uint32_t>(retained_, 1) - 1)).step());
+  if (!beyond) return Status::ok();
+  const int64_t oldest_kept = cutoff.columnInt(0);
+  std::vector<std::string> candidates;
+  {
+    TM_ASSIGN_OR_RETURN(
+        Statement refs,
+        db_->prepare("SELECT DISTINCT sha256 FROM checkpoint_blobs WHERE checkpoint_id < ?"));
+    refs.bind(1, oldest_kept);
+    while (true) {
+      TM_ASSIGN_OR_RETURN(bool row, refs.step());
+      if (!row) break;
+      candidates.push_back(refs.columnBlob(0));
+    }
+  }
+  TM_ASSIGN_OR_RETURN(Statement drop, db_->prepare("DELETE FROM checkpoints WHERE id < ?"));
+  TM_RETURN_IF_ERROR(drop.bind(1, oldest_kept).run());  // cascades to their references
+  TM_ASSIGN_OR_RETURN(
+      Statement unreferenced,
+      db_->prepare("DELETE FROM blobs WHERE sha256 = ?1 AND NOT EXISTS "
+                   "(SELECT 1 FROM checkpoint_blobs WHERE sha256 = ?1)"));
+  for (const std::string& sha : candidates) {
+    unreferenced.reset();
+    TM_RETURN_IF_ERROR(unreferenced.bindBlob(1, sha).run());
+  }
+  return Status::ok();
 }
 
 StatusOr<std::optional<Manifest>> SqliteCheckpointStore::queryOne(const std::string& sql,
