@@ -3,14 +3,15 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 namespace tidemark::store {
 namespace {
 
-// Version 1 of the on-disk format. Specified in docs/store-format.md; any
+// The on-disk format, version 2. Specified in docs/store-format.md; any
 // change is a new version with a migration in migrate().
-constexpr const char* kSchemaV1 = R"sql(
+constexpr const char* kSchemaV2 = R"sql(
 CREATE TABLE meta(
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -26,13 +27,16 @@ CREATE TABLE checkpoints(
   trigger TEXT NOT NULL,
   manifest BLOB NOT NULL
 );
-CREATE TABLE checkpoint_blobs(
-  checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,
-  sha256 BLOB NOT NULL REFERENCES blobs(sha256),
-  PRIMARY KEY(checkpoint_id, sha256)
-) WITHOUT ROWID;
-CREATE INDEX checkpoint_blobs_by_blob ON checkpoint_blobs(sha256);
-INSERT INTO meta(key, value) VALUES('format_version', '1');
+INSERT INTO meta(key, value) VALUES('format_version', '2');
+)sql";
+
+// Version 1 kept a reference table (and an index on it) beside the
+// manifests, which already list every blob a checkpoint needs: two more
+// randomly-keyed B-trees written per blob per checkpoint.
+constexpr const char* kMigrate1To2 = R"sql(
+DROP INDEX checkpoint_blobs_by_blob;
+DROP TABLE checkpoint_blobs;
+UPDATE meta SET value = '2' WHERE key = 'format_version';
 )sql";
 
 StatusOr<Manifest> parseManifest(const std::string& bytes, int64_t id) {
@@ -71,6 +75,7 @@ StatusOr<std::unique_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::open(
   std::unique_ptr<SqliteCheckpointStore> store(
       new SqliteCheckpointStore(std::move(db), std::max<uint32_t>(retained, 1)));
   TM_RETURN_IF_ERROR(store->migrate());
+  TM_RETURN_IF_ERROR(store->loadReferences());
   return store;
 }
 
@@ -78,91 +83,117 @@ Status SqliteCheckpointStore::migrate() {
   TM_ASSIGN_OR_RETURN(Statement has_meta,
                       db_->prepare("SELECT count(*) FROM sqlite_master WHERE name = 'meta'"));
   TM_ASSIGN_OR_RETURN(bool row, has_meta.step());
-  if (!row || has_meta.columnInt(0) == 0) {
+  const bool fresh = !row || has_meta.columnInt(0) == 0;
+  has_meta.reset();  // no statement may be reading while a migration drops tables
+  if (fresh) {
     TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
-    TM_RETURN_IF_ERROR(db_->exec(kSchemaV1));
+    TM_RETURN_IF_ERROR(db_->exec(kSchemaV2));
     return tx.commit();
   }
   TM_ASSIGN_OR_RETURN(Statement version,
                       db_->prepare("SELECT value FROM meta WHERE key = 'format_version'"));
   TM_ASSIGN_OR_RETURN(bool found, version.step());
   const std::string v = found ? version.columnText(0) : "";
+  version.reset();
+  if (v == "1") {
+    TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
+    TM_RETURN_IF_ERROR(db_->exec(kMigrate1To2).withPrefix("migrating format 1 to 2"));
+    TM_RETURN_IF_ERROR(tx.commit());
+    migrated_from_ = 1;
+    return Status::ok();
+  }
   if (v == std::to_string(kFormatVersion)) return Status::ok();
-  // Future versions add `if (v == "1") { ...upgrade to 2... }` here, in one transaction.
   return failedPrecondition(db_->path() + ": store format version '" + v +
-                            "' is not one this tidemark reads (it reads 1)");
+                            "' is not one this tidemark reads (it reads 1 and 2)");
 }
 
+// The blobs each retained checkpoint references, from the manifests.
+Status SqliteCheckpointStore::loadReferences() {
+  TM_ASSIGN_OR_RETURN(std::vector<Manifest> all, list());
+  for (const Manifest& m : all) track(m.id(), m);
+  return Status::ok();
+}
+
+void SqliteCheckpointStore::track(uint64_t id, const Manifest& m) {
+  auto& hashes = refs_[id];
+  for (const auto& s : m.state()) hashes.insert(s.sha256());
+  for (const auto& h : hashes) ++ref_count_[h];
+}
+
+// One transaction: the new blobs, the checkpoint row, then the checkpoints
+// beyond `retained_` and the blobs only they referenced. The in-memory
+// reference counts change only once the transaction has committed.
 Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource& blobs) {
   std::string encoded;
   if (!manifest.SerializeToString(&encoded)) return internalError("manifest does not serialize");
+  const uint64_t id = manifest.id();
+  if (refs_.count(id) > 0 || (!refs_.empty() && id < refs_.rbegin()->first)) {
+    return internalError("checkpoint id " + std::to_string(id) + " is not newer than the latest");
+  }
   TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
-  TM_ASSIGN_OR_RETURN(Statement has, db_->prepare("SELECT 1 FROM blobs WHERE sha256 = ?"));
   TM_ASSIGN_OR_RETURN(Statement put,
                       db_->prepare("INSERT INTO blobs(sha256, size, data) VALUES(?, ?, ?)"));
-  TM_ASSIGN_OR_RETURN(
-      Statement ref,
-      db_->prepare("INSERT OR IGNORE INTO checkpoint_blobs(checkpoint_id, sha256) VALUES(?, ?)"));
+  std::set<std::string> written;
+  for (const auto& state : manifest.state()) {
+    const std::string& hash = state.sha256();
+    if (ref_count_.count(hash) > 0 || !written.insert(hash).second) continue;  // stored once
+    auto data = blobs(hash);
+    if (!data) return internalError("no data for state blob " + state.key());
+    put.reset();
+    TM_RETURN_IF_ERROR(
+        put.bindBlob(1, hash).bind(2, static_cast<int64_t>(data->size())).bindBlob(3, *data).run());
+  }
   TM_ASSIGN_OR_RETURN(Statement cp, db_->prepare("INSERT INTO checkpoints(id, created_at_ms, "
                                                  "trigger, manifest) VALUES(?, ?, ?, ?)"));
-  const int64_t id = static_cast<int64_t>(manifest.id());
-  TM_RETURN_IF_ERROR(cp.bind(1, id)
+  TM_RETURN_IF_ERROR(cp.bind(1, static_cast<int64_t>(id))
                          .bind(2, manifest.created_at_ms())
                          .bindText(3, manifest.trigger())
                          .bindBlob(4, encoded)
                          .run());
-  for (const auto& state : manifest.state()) {
-    has.reset();
-    TM_ASSIGN_OR_RETURN(bool exists, has.bindBlob(1, state.sha256()).step());
-    if (!exists) {
-      auto data = blobs(state.sha256());
-      if (!data) return internalError("no data for state blob " + state.key());
-      put.reset();
-      TM_RETURN_IF_ERROR(put.bindBlob(1, state.sha256())
-                             .bind(2, static_cast<int64_t>(data->size()))
-                             .bindBlob(3, *data)
-                             .run());
+  TM_ASSIGN_OR_RETURN(Pruned pruned, prune(manifest));
+  TM_RETURN_IF_ERROR(tx.commit());
+  track(id, manifest);
+  for (uint64_t dropped : pruned.checkpoints) {
+    for (const auto& h : refs_[dropped]) {
+      if (--ref_count_[h] == 0) ref_count_.erase(h);
     }
-    ref.reset();
-    TM_RETURN_IF_ERROR(ref.bind(1, id).bindBlob(2, state.sha256()).run());
-  }
-  TM_RETURN_IF_ERROR(prune());
-  return tx.commit();
-}
-
-// Keeps the newest `retained_` checkpoints and the blobs they reference. Only
-// blobs the dropped checkpoints referenced can become unreferenced, so only
-// those are checked: the cost follows what is dropped, not the whole store.
-Status SqliteCheckpointStore::prune() {
-  TM_ASSIGN_OR_RETURN(
-      Statement cutoff,
-      db_->prepare("SELECT id FROM checkpoints ORDER BY id DESC LIMIT 1 OFFSET ?"));
-  TM_ASSIGN_OR_RETURN(bool beyond, cutoff.bind(1, static_cast<int64_t>(std::max<uint32_t>(retained_, 1) - 1)).step());
-  if (!beyond) return Status::ok();
-  const int64_t oldest_kept = cutoff.columnInt(0);
-  std::vector<std::string> candidates;
-  {
-    TM_ASSIGN_OR_RETURN(
-        Statement refs,
-        db_->prepare("SELECT DISTINCT sha256 FROM checkpoint_blobs WHERE checkpoint_id < ?"));
-    refs.bind(1, oldest_kept);
-    while (true) {
-      TM_ASSIGN_OR_RETURN(bool row, refs.step());
-      if (!row) break;
-      candidates.push_back(refs.columnBlob(0));
-    }
-  }
-  TM_ASSIGN_OR_RETURN(Statement drop, db_->prepare("DELETE FROM checkpoints WHERE id < ?"));
-  TM_RETURN_IF_ERROR(drop.bind(1, oldest_kept).run());  // cascades to their references
-  TM_ASSIGN_OR_RETURN(
-      Statement unreferenced,
-      db_->prepare("DELETE FROM blobs WHERE sha256 = ?1 AND NOT EXISTS "
-                   "(SELECT 1 FROM checkpoint_blobs WHERE sha256 = ?1)"));
-  for (const std::string& sha : candidates) {
-    unreferenced.reset();
-    TM_RETURN_IF_ERROR(unreferenced.bindBlob(1, sha).run());
+    refs_.erase(dropped);
   }
   return Status::ok();
+}
+
+// Inside commit's transaction: drops the checkpoints beyond the newest
+// `retained_` (counting `added`) and the blobs no remaining one references.
+StatusOr<SqliteCheckpointStore::Pruned> SqliteCheckpointStore::prune(const Manifest& added) {
+  Pruned out;
+  const size_t total = refs_.size() + 1;
+  if (total <= retained_) return out;
+  auto it = refs_.begin();
+  for (size_t i = 0; i < total - retained_ && it != refs_.end(); ++i, ++it) {
+    out.checkpoints.push_back(it->first);
+  }
+  // Reference counts after the change: +1 for the added checkpoint's blobs,
+  // -1 for each dropped checkpoint's.
+  std::map<std::string, int64_t> delta;
+  for (const auto& s : added.state()) delta[s.sha256()] = 1;
+  for (uint64_t dropped : out.checkpoints) {
+    for (const auto& h : refs_.at(dropped)) --delta[h];
+  }
+  TM_ASSIGN_OR_RETURN(Statement drop, db_->prepare("DELETE FROM checkpoints WHERE id = ?"));
+  for (uint64_t dropped : out.checkpoints) {
+    drop.reset();
+    TM_RETURN_IF_ERROR(drop.bind(1, static_cast<int64_t>(dropped)).run());
+  }
+  TM_ASSIGN_OR_RETURN(Statement gc, db_->prepare("DELETE FROM blobs WHERE sha256 = ?"));
+  for (const auto& [hash, change] : delta) {
+    if (change >= 0) continue;
+    auto count = ref_count_.find(hash);
+    const int64_t now = count == ref_count_.end() ? 0 : count->second;
+    if (now + change > 0) continue;
+    gc.reset();
+    TM_RETURN_IF_ERROR(gc.bindBlob(1, hash).run());
+  }
+  return out;
 }
 
 StatusOr<std::optional<Manifest>> SqliteCheckpointStore::queryOne(const std::string& sql,

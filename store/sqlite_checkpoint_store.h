@@ -3,7 +3,11 @@
 // CheckpointStore on a local SQLite database, format version 1
 // (docs/store-format.md).
 
+#include <map>
 #include <memory>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "store/checkpoint_store.h"
 #include "store/sqlite.h"
@@ -12,7 +16,7 @@ namespace tidemark::store {
 
 class SqliteCheckpointStore : public CheckpointStore {
  public:
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;
 
   // Opens or creates the store at `path`, migrates an older format, and runs
   // PRAGMA integrity_check: a corrupt file is refused (DataLoss), never served.
@@ -27,15 +31,28 @@ class SqliteCheckpointStore : public CheckpointStore {
   StatusOr<bool> hasBlob(const std::string& sha256) override;
   StatusOr<uint64_t> nextId(int64_t now_ms) override;
 
+  // The format version open() upgraded from (0: none), for the start-up log.
+  int migratedFrom() const { return migrated_from_; }
+
  private:
   SqliteCheckpointStore(std::unique_ptr<Database> db, uint32_t retained)
       : db_(std::move(db)), retained_(retained) {}
+  struct Pruned {
+    std::vector<uint64_t> checkpoints;  // ids dropped, oldest first
+  };
   Status migrate();
-  Status prune();
+  Status loadReferences();
+  void track(uint64_t id, const Manifest& m);
+  StatusOr<Pruned> prune(const Manifest& added);
   StatusOr<std::optional<Manifest>> queryOne(const std::string& sql, int64_t arg, bool bind);
 
   std::unique_ptr<Database> db_;
   uint32_t retained_;
+  int migrated_from_ = 0;  // the format version open() upgraded, if any
+  // Retained checkpoint id -> the blobs its manifest references, and how many
+  // retained checkpoints reference each blob (a blob is stored iff counted).
+  std::map<uint64_t, std::set<std::string>> refs_;
+  std::map<std::string, int64_t> ref_count_;
 };
 
 }  // namespace tidemark::store

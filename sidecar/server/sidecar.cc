@@ -20,6 +20,12 @@ Status Sidecar::start() {
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   auto store = store::SqliteCheckpointStore::open(path, config_.checkpoint().retained());
   if (!store.isOk()) return store.status().withPrefix("store.path " + path);
+  if (int from = (*store)->migratedFrom(); from != 0) {
+    TM_LOG(Info, "store", "store format upgraded")
+        .kv("path", path)
+        .kv("from", from)
+        .kv("to", store::SqliteCheckpointStore::kFormatVersion);
+  }
   const auto& cp = config_.checkpoint();
   auto ms = [](const google::protobuf::Duration& d) {
     return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);

@@ -173,6 +173,68 @@ TEST_F(StoreTest, ShouldRefuseAFormatVersionItDoesNotKnow) {
   EXPECT_NE(store.status().message().find("format version '99'"), std::string::npos);
 }
 
+// Format 1 as it was shipped (docs/store-format.md, "Format 1"): a file
+// written by an older tidemark.
+constexpr const char* kFormat1 = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE blobs(sha256 BLOB PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE checkpoints(id INTEGER PRIMARY KEY, created_at_ms INTEGER NOT NULL,
+                         trigger TEXT NOT NULL, manifest BLOB NOT NULL);
+CREATE TABLE checkpoint_blobs(
+  checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,
+  sha256 BLOB NOT NULL REFERENCES blobs(sha256),
+  PRIMARY KEY(checkpoint_id, sha256)) WITHOUT ROWID;
+CREATE INDEX checkpoint_blobs_by_blob ON checkpoint_blobs(sha256);
+INSERT INTO meta(key, value) VALUES('format_version', '1');
+)sql";
+
+void writeFormat1(Database& db, const Built& b) {
+  auto cp = db.prepare("INSERT INTO checkpoints VALUES(?, 1000, 'interval', ?)");
+  std::string encoded;
+  ASSERT_TRUE(b.manifest.SerializeToString(&encoded));
+  ASSERT_TRUE(cp->bind(1, static_cast<int64_t>(b.manifest.id())).bindBlob(2, encoded).run().isOk());
+  for (const auto& [hash, data] : b.by_hash) {
+    auto blob = db.prepare("INSERT OR IGNORE INTO blobs VALUES(?, ?, ?)");
+    ASSERT_TRUE(
+        blob->bindBlob(1, hash).bind(2, static_cast<int64_t>(data.size())).bindBlob(3, data).run()
+            .isOk());
+    auto ref = db.prepare("INSERT INTO checkpoint_blobs VALUES(?, ?)");
+    ASSERT_TRUE(ref->bind(1, static_cast<int64_t>(b.manifest.id())).bindBlob(2, hash).run().isOk());
+  }
+}
+
+TEST_F(StoreTest, ShouldMigrateAFormat1StoreKeepingEveryCheckpointAndBlob) {
+  const Built one = build(1, {{"a", "only in one"}, {"shared", "in both"}}, 10);
+  const Built two = build(2, {{"shared", "in both"}}, 20);
+  {
+    auto db = Database::open(path_, true);
+    ASSERT_TRUE(db.isOk());
+    ASSERT_TRUE((*db)->exec(kFormat1).isOk());
+    writeFormat1(**db, one);
+    writeFormat1(**db, two);
+  }
+  auto store = open(/*retained=*/2);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->migratedFrom(), 1);
+  EXPECT_EQ((*store->latest())->id(), 2u);
+  EXPECT_EQ(store->list()->size(), 2u);
+  EXPECT_EQ(*store->readBlob(sha256("only in one")), "only in one");
+
+  // Retention still collects what only a dropped checkpoint referenced.
+  Built three = build(3, {{"shared", "in both"}}, 30);
+  ASSERT_TRUE(store->commit(three.manifest, three.source()).isOk());
+  EXPECT_FALSE(*store->hasBlob(sha256("only in one")));
+  EXPECT_TRUE(*store->hasBlob(sha256("in both")));
+  store.reset();
+  auto again = open();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->migratedFrom(), 0);  // already format 2
+  auto db = Database::open(path_, false);
+  auto tables = (*db)->prepare("SELECT count(*) FROM sqlite_master WHERE name = 'checkpoint_blobs'");
+  ASSERT_TRUE(*tables->step());
+  EXPECT_EQ(tables->columnInt(0), 0);
+}
+
 // A child process commits checkpoints as fast as it can and reports each id
 // once commit() returned; the parent kills it with SIGKILL at a random moment,
 // then opens the store: it must be intact, hold every reported checkpoint (or a
