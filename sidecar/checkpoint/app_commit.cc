@@ -74,14 +74,12 @@ std::optional<AppCommit> parseAppCommit(std::string_view body, CommitError& erro
   return out;
 }
 
-uint64_t applyAppCommit(Coordinator& c, AppCommit commit) {
+void applyAppCommit(Coordinator& c, AppCommit commit) {
   for (auto& [key, bytes] : commit.puts) {
     (void)c.book().put(key, std::move(bytes), "application/octet-stream", std::nullopt);
   }
   for (const auto& key : commit.deletes) (void)c.book().remove(key, std::nullopt);
-  const uint64_t processed = c.book().seal(commit.offsets);
-  c.onSealed(processed);
-  return processed;
+  c.sealMarked(commit.offsets);
 }
 
 std::optional<std::string> base64Decode(std::string_view in) {

@@ -41,10 +41,9 @@ std::optional<AppCommit> parseAppCommit(std::string_view body, CommitError& erro
 // The offsets list alone ([{group, topic, partition, offset, ...}, ...]).
 StatusOr<std::map<PartitionId, CommittedOffset>> parseOffsets(const nlohmann::json& list);
 
-// Stages the state changes, then seals them with the offsets. Returns the
-// number of messages the offsets advance by (for the max_messages trigger,
-// already reported to the coordinator).
-uint64_t applyAppCommit(Coordinator& coordinator, AppCommit commit);
+// Stages the state changes, then seals them with the offsets (as offsets
+// the application marked itself: see Coordinator::sealMarked).
+void applyAppCommit(Coordinator& coordinator, AppCommit commit);
 
 // Strict base64 (RFC 4648, padding required); nullopt when malformed.
 std::optional<std::string> base64Decode(std::string_view in);

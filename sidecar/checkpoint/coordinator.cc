@@ -115,6 +115,13 @@ void Coordinator::onSealed(uint64_t processed) {
   }
 }
 
+void Coordinator::sealMarked(const std::map<PartitionId, CommittedOffset>& offsets) {
+  const uint64_t processed = book_.seal(offsets);
+  const uint64_t seal = book_.sealed().seal;
+  for (const auto& [id, offset] : offsets) marked_[id] = {offset, seal};
+  onSealed(processed);
+}
+
 void Coordinator::checkpoint(const std::string& trigger, Done done) {
   const uint64_t seal = book_.sealed().seal;
   if (!prepare_ && seal == durable_seal_ && stats_.last_id && !in_flight_) {
@@ -253,6 +260,18 @@ void Coordinator::finish(uint64_t seal, uint64_t attempt, Result r) {
   // Listeners first: the upstream mirror of the app's commits must go out
   // before a LeaveGroup released by a waiter, or the group would reject it.
   for (auto& fn : durable_listeners_) fn(durable_seal_);
+  if (!marked_.empty()) {
+    std::map<PartitionId, CommittedOffset> durable;
+    for (auto it = marked_.begin(); it != marked_.end();) {
+      if (it->second.seal > durable_seal_) {
+        ++it;
+        continue;
+      }
+      durable[it->first] = it->second.offset;
+      it = marked_.erase(it);
+    }
+    if (!durable.empty() && marked_listener_) marked_listener_(durable);
+  }
   std::vector<Waiter> still;
   for (auto& w : waiters_) {
     if (w.seal <= durable_seal_) {

@@ -99,6 +99,17 @@ class Coordinator {
   }
   uint64_t durableSeal() const { return durable_seal_; }
 
+  // Seals offsets the application marked over HTTP (POST /v1/offsets,
+  // /v1/commit, an app_callback answer) — not through Kafka — with the staged
+  // state, and remembers them for onMarkedDurable.
+  void sealMarked(const std::map<PartitionId, CommittedOffset>& offsets);
+  // Runs `fn` with the marked offsets each durable checkpoint made durable
+  // (newest per partition): they have no application connection to reach the
+  // cluster's group offsets on, so the server sends them itself.
+  void onMarkedDurable(std::function<void(const std::map<PartitionId, CommittedOffset>&)> fn) {
+    marked_listener_ = std::move(fn);
+  }
+
   // Installs the step run before every checkpoint. Call before start().
   void setPrepareStep(PrepareStep step) { prepare_ = std::move(step); }
 
@@ -143,6 +154,12 @@ class Coordinator {
   std::vector<Waiter> waiters_;
   std::vector<store::Manifest> retained_;
   std::vector<std::function<void(uint64_t)>> durable_listeners_;
+  struct Marked {
+    CommittedOffset offset;
+    uint64_t seal;
+  };
+  std::map<PartitionId, Marked> marked_;  // marked over HTTP, not yet durable
+  std::function<void(const std::map<PartitionId, CommittedOffset>&)> marked_listener_;
   CoordinatorStats stats_;
 };
 

@@ -49,6 +49,7 @@ Status Sidecar::start() {
       app_callback_->prepare(trigger, std::move(ready));
     });
   }
+  mirrorMarkedOffsets();
   TM_RETURN_IF_ERROR(coordinator_->restore());
   coordinator_->start();
   offset_hooks_ = std::make_unique<OffsetHooksAdapter>(
@@ -64,6 +65,39 @@ Status Sidecar::start() {
   const uint64_t max_blob = config_.http().max_blob_bytes();
   TM_RETURN_IF_ERROR(http_.start(http_addr, max_blob / 3 * 4 + 8 + (1 << 20)));
   return Status::ok();
+}
+
+// Offsets marked over HTTP reach the cluster's group offsets (what lag tools
+// read) once durable, on the sidecar's own connection, as the application's
+// own commits do on theirs: upstream never runs ahead of the checkpoint.
+void Sidecar::mirrorMarkedOffsets() {
+  const auto& upstream = config_.proxy().upstream();
+  kafka::ClientTls tls{upstream.tls().enabled(), upstream.tls().ca_file(),
+                       upstream.tls().cert_file(), upstream.tls().key_file(),
+                       upstream.tls().verify()};
+  group_committer_ =
+      std::make_unique<kafka::GroupCommitter>(loop_, upstream.bootstrap_servers(), tls);
+  coordinator_->onMarkedDurable(
+      [this](const std::map<checkpoint::PartitionId, checkpoint::CommittedOffset>& durable) {
+        std::map<std::string, std::vector<kafka::GroupOffset>> by_group;
+        for (const auto& [id, c] : durable) {
+          by_group[id.group].push_back(
+              {id.topic, id.partition, c.offset, c.leader_epoch, c.metadata.value_or("")});
+        }
+        for (const auto& [group, offsets] : by_group) {
+          group_committer_->commit(group, offsets, [group, n = offsets.size()](Status s) {
+            if (s.isOk()) {
+              TM_LOG(Debug, "offsets", "marked offsets committed upstream")
+                  .kv("group", group)
+                  .kv("partitions", n);
+            } else {
+              TM_LOG(Warn, "offsets", "upstream refused the marked offsets")
+                  .kv("group", group)
+                  .kv("error", s.toString());
+            }
+          });
+        }
+      });
 }
 
 void Sidecar::shutdown(std::function<void()> done) {

@@ -11,6 +11,7 @@
 #include "sidecar/config/loader.h"
 #include "sidecar/event/event_loop.h"
 #include "sidecar/http/http_server.h"
+#include "sidecar/kafka/group_committer.h"
 #include "sidecar/proxy/proxy.h"
 #include "sidecar/server/offset_hooks_adapter.h"
 
@@ -33,6 +34,7 @@ class Sidecar {
   config::HostPort proxyAddress() const { return proxy_.bootstrapAddress(); }
 
  private:
+  void mirrorMarkedOffsets();
   void addHealthRoutes();
 
   config::Config config_;
@@ -40,6 +42,7 @@ class Sidecar {
   http::HttpServer http_;
   std::unique_ptr<checkpoint::Coordinator> coordinator_;
   std::unique_ptr<checkpoint::AppCallback> app_callback_;  // checkpoint.app_callback, if set
+  std::unique_ptr<kafka::GroupCommitter> group_committer_;  // offsets marked over HTTP
   std::unique_ptr<OffsetHooksAdapter> offset_hooks_;
   proxy::Proxy proxy_;  // after the hooks it uses: destroyed first
 };

@@ -62,6 +62,25 @@ def client_env(generation):
     return env
 
 
+COMMITTED = (
+    "import confluent_kafka as ck, json, sys\n"
+    "c = ck.Consumer({'bootstrap.servers': sys.argv[1], 'group.id': sys.argv[2]})\n"
+    "parts = [ck.TopicPartition(sys.argv[3], int(p)) for p in sys.argv[4].split(',')]\n"
+    "print(json.dumps({tp.partition: tp.offset for tp in c.committed(parts, timeout=15)}))\n"
+    "c.close()\n")
+
+
+def committed_offsets(bootstrap, group, topic, partitions, generation="debian"):
+    """The group's committed offsets as `bootstrap` reports them (-1001: none),
+    read by a real confluent-kafka client: {partition: offset}."""
+    out = subprocess.run(["/usr/bin/python3", "-c", COMMITTED, bootstrap, group, topic,
+                          ",".join(str(p) for p in partitions)],
+                         capture_output=True, text=True, timeout=60, env=client_env(generation))
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,12 +7,13 @@ import json
 import signal
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from harness.tidemark import Sidecar, client_env
+from harness.tidemark import Sidecar, client_env, committed_offsets
 
 MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
 
@@ -233,3 +234,15 @@ def test_sync_mode_should_hold_the_commit_until_durable(cluster, sidecar_factory
     assert any(c["trigger"] == "commit" for c in json.loads(raw)["checkpoints"])
     # Forwarded after durability: upstream holds the same offsets.
     assert total(consume(cluster.bootstrap, "sync-group", 0)["committed"]) == 18
+
+
+def test_offsets_marked_over_http_should_reach_the_group_only_once_durable(cluster, sidecar):
+    offsets = [{"group": "g-marked", "topic": "demo", "partition": p, "offset": 40 + p,
+                "metadata": "m"} for p in (2, 3)]
+    assert call(sidecar, "POST", "/v1/offsets", json.dumps(offsets))[0] == 200
+    assert committed_offsets(cluster.bootstrap, "g-marked", "demo", [2, 3]) == {2: -1001, 3: -1001}
+    assert call(sidecar, "POST", "/v1/checkpoints")[0] == 201
+    deadline = time.time() + 20  # sent once durable, on the sidecar's own connection
+    while (got := committed_offsets(cluster.bootstrap, "g-marked", "demo", [2, 3])) != {2: 42, 3: 43}:
+        assert time.time() < deadline, (got, sidecar.log.lines[-10:])
+        time.sleep(0.2)
