@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,7 +47,13 @@ class SqliteCheckpointStore : public CheckpointStore {
   StatusOr<Pruned> prune(const Manifest& added);
   StatusOr<std::optional<Manifest>> queryOne(const std::string& sql, int64_t arg, bool bind);
 
+  struct Writes {
+    Statement put_blob, put_checkpoint, drop_checkpoint, drop_blob;
+  };
+  Status prepareWrites();
+
   std::unique_ptr<Database> db_;
+  std::optional<Writes> writes_;  // declared after db_: finalized before it closes
   uint32_t retained_;
   int migrated_from_ = 0;  // the format version open() upgraded, if any
   // Retained checkpoint id -> the blobs its manifest references, and how many
