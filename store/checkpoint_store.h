@@ -34,11 +34,20 @@ using Manifest = v1::Manifest;
 // caller has none (a bug: every StateRef's blob must be available).
 using BlobSource = std::function<std::optional<std::string_view>(const std::string& sha256)>;
 
+// What one commit wrote: new blob bytes, and bytes of blobs it referenced
+// that were stored already (written once, by an earlier checkpoint).
+struct CommitStats {
+  uint64_t bytes_written = 0;
+  uint64_t bytes_deduplicated = 0;
+};
+
 class CheckpointStore {
  public:
   virtual ~CheckpointStore() = default;
 
   virtual Status commit(const Manifest& manifest, const BlobSource& blobs) = 0;
+  // The last successful commit's figures.
+  virtual CommitStats lastCommit() const = 0;
 
   virtual StatusOr<std::optional<Manifest>> latest() = 0;
   virtual StatusOr<std::optional<Manifest>> get(uint64_t id) = 0;

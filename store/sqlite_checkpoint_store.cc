@@ -151,9 +151,14 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
   TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
   Statement& put = writes_->put_blob;
   std::set<std::string> written;
+  CommitStats stats;
   for (const auto& state : manifest.state()) {
     const std::string& hash = state.sha256();
-    if (ref_count_.count(hash) > 0 || !written.insert(hash).second) continue;  // stored once
+    if (ref_count_.count(hash) > 0 || !written.insert(hash).second) {  // stored once
+      stats.bytes_deduplicated += state.size();
+      continue;
+    }
+    stats.bytes_written += state.size();
     auto data = blobs(hash);
     if (!data) return internalError("no data for state blob " + state.key());
     put.reset();
@@ -169,6 +174,7 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
                          .run());
   TM_ASSIGN_OR_RETURN(Pruned pruned, prune(manifest));
   TM_RETURN_IF_ERROR(tx.commit());
+  last_commit_ = stats;
   track(id, manifest);
   for (uint64_t dropped : pruned.checkpoints) {
     for (const auto& h : refs_[dropped]) {

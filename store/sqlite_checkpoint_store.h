@@ -25,6 +25,7 @@ class SqliteCheckpointStore : public CheckpointStore {
                                                                uint32_t retained);
 
   Status commit(const Manifest& manifest, const BlobSource& blobs) override;
+  CommitStats lastCommit() const override { return last_commit_; }
   StatusOr<std::optional<Manifest>> latest() override;
   StatusOr<std::optional<Manifest>> get(uint64_t id) override;
   StatusOr<std::vector<Manifest>> list() override;
@@ -55,7 +56,8 @@ class SqliteCheckpointStore : public CheckpointStore {
   std::unique_ptr<Database> db_;
   std::optional<Writes> writes_;  // declared after db_: finalized before it closes
   uint32_t retained_;
-  int migrated_from_ = 0;  // the format version open() upgraded, if any
+  int migrated_from_ = 0;
+  CommitStats last_commit_;  // the format version open() upgraded, if any
   // Retained checkpoint id -> the blobs its manifest references, and how many
   // retained checkpoints reference each blob (a blob is stored iff counted).
   std::map<uint64_t, std::set<std::string>> refs_;

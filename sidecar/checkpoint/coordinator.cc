@@ -57,6 +57,46 @@ Coordinator::~Coordinator() {
   worker_.reset();  // drains in-flight store work before the store goes
 }
 
+void Coordinator::setMetrics(metrics::Registry& r) {
+  metrics_ = &r;
+  started_ms_ = nowMs();
+  duration_ = &r.histogram("tidemark_checkpoint_duration_seconds",
+                           "Time from a checkpoint's start until it was durable.",
+                           metrics::exponentialBounds(0.001, 2, 16));
+  coalesced_ = &r.counter("tidemark_checkpoint_triggers_coalesced_total",
+                          "Triggers that arrived while a checkpoint was in flight.");
+  skipped_ = &r.counter("tidemark_checkpoint_triggers_skipped_total",
+                        "Interval triggers with nothing sealed since the last checkpoint.");
+  bytes_written_ = &r.counter("tidemark_checkpoint_written_bytes_total",
+                              "State bytes checkpoints wrote to the store.");
+  bytes_deduplicated_ =
+      &r.counter("tidemark_checkpoint_deduplicated_bytes_total",
+                 "State bytes checkpoints referenced without writing (unchanged blobs).");
+  r.gaugeFn("tidemark_checkpoint_consecutive_failures",
+            "Checkpoints failed in a row (readiness turns false beyond tolerable_failures).",
+            [this] { return static_cast<double>(stats_.consecutive_failures); });
+  r.gaugeFn("tidemark_checkpoint_last_completed_id", "Id of the latest durable checkpoint.",
+            [this] { return stats_.last_id ? static_cast<double>(*stats_.last_id) : 0.0; });
+  r.gaugeFn("tidemark_checkpoint_last_completed_timestamp_seconds",
+            "When the latest checkpoint became durable (Unix time).",
+            [this] { return stats_.last_completed_ms / 1000.0; });
+  r.gaugeFn("tidemark_checkpoint_seconds_since_last_completed",
+            "Seconds since a checkpoint last became durable (since start, if none did yet).",
+            [this] {
+              const int64_t since = stats_.last_completed_ms ? stats_.last_completed_ms
+                                                             : started_ms_;
+              return (nowMs() - since) / 1000.0;
+            });
+}
+
+void Coordinator::count(const std::string& trigger, const char* outcome) {
+  if (metrics_ == nullptr) return;
+  metrics_
+      ->counter("tidemark_checkpoints_total", "Checkpoints by trigger and outcome.",
+                {{"trigger", trigger}, {"outcome", outcome}})
+      .inc();
+}
+
 Status Coordinator::restore() {
   const int64_t start = monotonicUs();
   TM_ASSIGN_OR_RETURN(auto latest, store_->latest());
@@ -80,6 +120,12 @@ Status Coordinator::restore() {
   book_.restore(std::move(view));
   durable_seal_ = book_.sealed().seal;
   restored_ = true;
+  if (metrics_ != nullptr) {
+    metrics_->gauge("tidemark_restore_duration_seconds", "How long the restore at start took.")
+        .set((monotonicUs() - start) / 1e6);
+    metrics_->gauge("tidemark_restore_bytes", "State bytes restored at start.")
+        .set(static_cast<double>(bytes));
+  }
   TM_LOG(Info, "checkpoint", latest ? "restored" : "no checkpoint to restore: starting empty")
       .kv("id", latest ? std::to_string(latest->id()) : "none")
       .kv("offsets", latest ? latest->offsets_size() : 0)
@@ -102,6 +148,7 @@ void Coordinator::onInterval() {
   // With a prepare step only the application knows whether it progressed.
   if (!prepare_ && book_.sealed().seal == durable_seal_) {
     ++stats_.skipped;  // nothing sealed since the last checkpoint (or restore)
+    if (skipped_ != nullptr) skipped_->inc();
     return;
   }
   if (nowMs() - last_end_ms_ < options_.min_pause.count()) return;
@@ -136,6 +183,7 @@ void Coordinator::maybeStart(const std::string& trigger) {
   if (!restored_ || !worker_) return;
   if (in_flight_) {
     ++stats_.coalesced;
+    if (coalesced_ != nullptr) coalesced_->inc();
     return;
   }
   run(trigger);
@@ -186,6 +234,7 @@ void Coordinator::commit(const std::string& trigger, uint64_t attempt) {
               return std::string_view(*it->second);
             });
         r.manifest = *manifest;
+        if (r.status.isOk()) r.written = store.lastCommit();
         r.duration_us = monotonicUs() - started;
         return r;
       },
@@ -209,6 +258,7 @@ void Coordinator::onTimeout() {
 
 // Counts a failed attempt, tells its waiters and schedules the retry.
 void Coordinator::fail(const std::string& trigger, const Status& status) {
+  count(trigger, "failed");
   ++stats_.failed;
   ++stats_.consecutive_failures;
   const auto backoff = std::chrono::milliseconds(
@@ -244,6 +294,12 @@ void Coordinator::finish(uint64_t seal, uint64_t attempt, Result r) {
         .kv("duration_us", r.duration_us);
   }
   ++stats_.taken;
+  count(r.manifest.trigger(), "completed");
+  if (duration_ != nullptr) {
+    duration_->observe(r.duration_us / 1e6);
+    bytes_written_->inc(static_cast<double>(r.written.bytes_written));
+    bytes_deduplicated_->inc(static_cast<double>(r.written.bytes_deduplicated));
+  }
   stats_.consecutive_failures = 0;
   stats_.last_id = r.manifest.id();
   stats_.last_duration_us = r.duration_us;

@@ -35,6 +35,7 @@
 #include "sidecar/checkpoint/state_book.h"
 #include "sidecar/checkpoint/store_worker.h"
 #include "sidecar/event/event_loop.h"
+#include "sidecar/metrics/registry.h"
 #include "store/checkpoint_store.h"
 
 namespace tidemark::checkpoint {
@@ -110,6 +111,10 @@ class Coordinator {
     marked_listener_ = std::move(fn);
   }
 
+  // Publishes the checkpoint metrics (docs/operations.md) in `registry`.
+  // Call before restore().
+  void setMetrics(metrics::Registry& registry);
+
   // Installs the step run before every checkpoint. Call before start().
   void setPrepareStep(PrepareStep step) { prepare_ = std::move(step); }
 
@@ -122,7 +127,9 @@ class Coordinator {
     Status status;
     store::Manifest manifest;
     int64_t duration_us = 0;
+    store::CommitStats written;
   };
+  void count(const std::string& trigger, const char* outcome);
 
   void maybeStart(const std::string& trigger);
   void run(const std::string& trigger);
@@ -161,6 +168,13 @@ class Coordinator {
   std::map<PartitionId, Marked> marked_;  // marked over HTTP, not yet durable
   std::function<void(const std::map<PartitionId, CommittedOffset>&)> marked_listener_;
   CoordinatorStats stats_;
+  metrics::Registry* metrics_ = nullptr;
+  metrics::Histogram* duration_ = nullptr;
+  metrics::Counter* coalesced_ = nullptr;
+  metrics::Counter* skipped_ = nullptr;
+  metrics::Counter* bytes_written_ = nullptr;
+  metrics::Counter* bytes_deduplicated_ = nullptr;
+  int64_t started_ms_ = 0;
 };
 
 // Milliseconds since the epoch (wall clock) and a monotonic microsecond clock.

@@ -1,5 +1,7 @@
 #include "sidecar/http/http_server.h"
 
+#include <chrono>
+
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -243,17 +245,32 @@ void HttpServer::handle(evhttp_request* req) {
         delete watch;
       },
       pending->watch);
-  Reply reply = [pending, conn](Response r) {
+  Request request;
+  request.method = methodName(evhttp_request_get_command(req));
+  auto route_label = std::make_shared<std::string>("unmatched");
+  Reply reply = [this, pending, conn, route_label, method = request.method,
+                 started = std::chrono::steady_clock::now()](Response r) {
     if (!pending->gone && pending->watch != nullptr) {
       evhttp_connection_set_closecb(conn, nullptr, nullptr);
       delete pending->watch;
       pending->watch = nullptr;
     }
     send(pending, r);
+    if (metrics_ != nullptr) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      metrics_
+          ->counter("tidemark_http_requests_total", "HTTP API requests by route, method and status.",
+                    {{"route", *route_label}, {"method", method}, {"code", std::to_string(r.status)}})
+          .inc();
+      metrics_
+          ->histogram("tidemark_http_request_duration_seconds",
+                      "HTTP API request duration, until the answer was queued.",
+                      metrics::exponentialBounds(0.00005, 2, 16), {{"route", *route_label}})
+          .observe(seconds);
+    }
   };
 
-  Request request;
-  request.method = methodName(evhttp_request_get_command(req));
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   const char* raw_path = uri ? evhttp_uri_get_path(uri) : nullptr;
   const char* raw_query = uri ? evhttp_uri_get_query(uri) : nullptr;
@@ -292,6 +309,7 @@ void HttpServer::handle(evhttp_request* req) {
       continue;
     }
     path_known = true;
+    *route_label = route.pattern;
     if (route.method != request.method) continue;
     request.params = std::move(params);
     return route.handler(request, std::move(reply));

@@ -19,6 +19,7 @@
 #include "sidecar/base/status.h"
 #include "sidecar/config/scalars.h"
 #include "sidecar/event/event_loop.h"
+#include "sidecar/metrics/registry.h"
 
 struct evhttp;
 struct evhttp_request;
@@ -67,6 +68,10 @@ class HttpServer {
   void route(std::string method, std::string pattern, Handler handler);
   void route(std::string method, std::string pattern, SyncHandler handler);
 
+  // Counts requests by route pattern, method and status, and their duration
+  // (tidemark_http_requests_total, tidemark_http_request_duration_seconds).
+  void setMetrics(metrics::Registry& registry) { metrics_ = &registry; }
+
   // Binds and starts serving. `address.port` 0 picks a free port. Bodies
   // beyond `max_body_bytes` are refused by libevent itself (413 with its own
   // HTML page, the connection closed) before any handler runs: set it above
@@ -98,6 +103,7 @@ class HttpServer {
   evhttp* http_ = nullptr;
   config::HostPort bound_;
   std::vector<Route> routes_;
+  metrics::Registry* metrics_ = nullptr;
 };
 
 // Strict percent-decoding: a malformed escape, or one that yields NUL, fails.

@@ -50,6 +50,10 @@ Status Sidecar::start() {
     });
   }
   mirrorMarkedOffsets();
+  coordinator_->setMetrics(metrics_);
+  http_.setMetrics(metrics_);
+  metrics_.gaugeFn("tidemark_proxy_connections", "Application connections open through the proxy.",
+                   [this] { return static_cast<double>(proxy_.openSessions()); });
   TM_RETURN_IF_ERROR(coordinator_->restore());
   coordinator_->start();
   offset_hooks_ = std::make_unique<OffsetHooksAdapter>(
@@ -112,6 +116,12 @@ void Sidecar::shutdown(std::function<void()> done) {
 }
 
 void Sidecar::addHealthRoutes() {
+  http_.route("GET", "/metrics", [this](const http::Request&) {
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_.render();
+    return r;
+  });
   http_.route("GET", "/healthz", [](const http::Request&) {
     return http::Response::json(200, "{\"status\":\"ok\"}");
   });

@@ -39,6 +39,7 @@ class Sidecar {
 
   config::Config config_;
   event::EventLoop& loop_;
+  metrics::Registry metrics_;  // before everything that publishes in it
   http::HttpServer http_;
   std::unique_ptr<checkpoint::Coordinator> coordinator_;
   std::unique_ptr<checkpoint::AppCallback> app_callback_;  // checkpoint.app_callback, if set

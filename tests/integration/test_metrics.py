@@ -1,0 +1,73 @@
+"""GET /metrics after a known workload, read with Prometheus' own text-format
+parser (prometheus_client), never by string matching."""
+
+import json
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
+
+
+def call(sidecar, method, path, body=None):
+    req = urllib.request.Request(sidecar.url(path), data=body, method=method)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status, r.headers, r.read()
+
+
+def scrape(sidecar):
+    """{(sample name, frozenset(labels)): value} and the families' types."""
+    _, headers, raw = call(sidecar, "GET", "/metrics")
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples, types = {}, {}
+    for family in text_string_to_metric_families(raw.decode()):
+        types[family.name] = family.type
+        for s in family.samples:
+            samples[(s.name, frozenset(s.labels.items()))] = s.value
+    return samples, types
+
+
+def test_metrics_should_count_checkpoints_bytes_and_requests_of_a_known_workload(
+        cluster, sidecar_factory):
+    sidecar = sidecar_factory(cluster, MANUAL)
+    state = b"s" * 1000
+    call(sidecar, "PUT", "/v1/state/model", state)
+    for offset in (5, 6):  # the second checkpoint references the unchanged blob
+        body = json.dumps([{"group": "g", "topic": "demo", "partition": 0, "offset": offset}])
+        call(sidecar, "POST", "/v1/offsets", body.encode())
+        assert call(sidecar, "POST", "/v1/checkpoints")[0] == 201
+
+    m, types = scrape(sidecar)
+    completed = frozenset({("trigger", "request"), ("outcome", "completed")})
+    assert m[("tidemark_checkpoints_total", completed)] == 2
+    assert types["tidemark_checkpoints"] == "counter"
+    assert m[("tidemark_checkpoint_duration_seconds_count", frozenset())] == 2
+    assert types["tidemark_checkpoint_duration_seconds"] == "histogram"
+    assert m[("tidemark_checkpoint_written_bytes_total", frozenset())] == len(state)
+    assert m[("tidemark_checkpoint_deduplicated_bytes_total", frozenset())] == len(state)
+    assert m[("tidemark_checkpoint_consecutive_failures", frozenset())] == 0
+    assert 0 <= m[("tidemark_checkpoint_seconds_since_last_completed", frozenset())] < 60
+    assert m[("tidemark_checkpoint_last_completed_id", frozenset())] > 0
+    assert m[("tidemark_restore_bytes", frozenset())] == 0
+    assert m[("tidemark_proxy_connections", frozenset())] == 0
+    put = frozenset({("route", "/v1/state/{key...}"), ("method", "PUT"), ("code", "204")})
+    assert m[("tidemark_http_requests_total", put)] == 1
+    offsets = frozenset({("route", "/v1/offsets"), ("method", "POST"), ("code", "200")})
+    assert m[("tidemark_http_requests_total", offsets)] == 2
+    assert m[("tidemark_http_request_duration_seconds_count",
+              frozenset({("route", "/v1/checkpoints")}))] == 2
+
+
+def test_metrics_should_count_failed_checkpoints_by_trigger(cluster, sidecar_factory):
+    # An application callback that is not listening: every checkpoint fails.
+    sidecar = sidecar_factory(cluster, {**MANUAL,
+                                        "checkpoint.app_callback": "http://127.0.0.1:9/cp"})
+    try:
+        call(sidecar, "POST", "/v1/checkpoints")
+    except urllib.error.HTTPError as e:
+        assert e.code == 503
+    m, _ = scrape(sidecar)
+    failed = frozenset({("trigger", "request"), ("outcome", "failed")})
+    assert m[("tidemark_checkpoints_total", failed)] == 1
+    assert m[("tidemark_checkpoint_consecutive_failures", frozenset())] == 1
