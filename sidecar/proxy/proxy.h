@@ -14,6 +14,7 @@
 #include "sidecar/event/tcp_listener.h"
 #include "sidecar/event/tcp_stream.h"
 #include "sidecar/proxy/broker_map.h"
+#include "sidecar/proxy/proxy_metrics.h"
 #include "sidecar/proxy/session.h"
 #include "sidecar/proxy/topic_cache.h"
 
@@ -29,6 +30,10 @@ class Proxy {
 
   // Checkpointing for every later connection (nullptr: offsets pass through).
   void setOffsetHooks(OffsetHooks* hooks) { offset_hooks_ = hooks; }
+  // Publishes the proxy's counters in `registry`. Call before start().
+  void setMetrics(metrics::Registry& registry) {
+    metrics_ = std::make_unique<ProxyMetrics>(registry);
+  }
 
   config::HostPort bootstrapAddress() const { return bootstrap_->address(); }
   size_t openSessions() const { return sessions_.size(); }
@@ -51,6 +56,7 @@ class Proxy {
   TopicCache topics_;
   std::unique_ptr<event::TcpListener> bootstrap_;
   std::map<int32_t, std::unique_ptr<event::TcpListener>> broker_listeners_;
+  std::unique_ptr<ProxyMetrics> metrics_;  // before the sessions that use it
   std::map<Session*, std::unique_ptr<Session>> sessions_;
   OffsetHooks* offset_hooks_ = nullptr;
 };

@@ -108,6 +108,7 @@ bool Session::pumpRequests() {
       if (avail == 0) break;
       const size_t n = std::min(avail, request_left_);
       client_->moveTo(*upstream_, n);
+      if (options_.metrics != nullptr) options_.metrics->toUpstream(n);
       request_left_ -= n;
       client_->expectBytes(request_left_);
       if (request_left_ == 0) runIdleActions();
@@ -126,6 +127,7 @@ bool Session::pumpRequests() {
       return false;
     }
     if (!startRequest(h, static_cast<uint32_t>(length))) return !done_;
+    counted_ = false;
   }
   return !done_;
 }
@@ -134,6 +136,10 @@ bool Session::pumpRequests() {
 // answer slot. Returns false to wait for more bytes (or after failing).
 bool Session::startRequest(const kafka::RequestHeader& h, uint32_t length) {
   const size_t frame = kLengthPrefixBytes + length;
+  if (options_.metrics != nullptr && !counted_) {
+    options_.metrics->request(h.api_key);
+    counted_ = true;  // startRequest may run again while the frame's head arrives
+  }
   const size_t avail = client_->inputSize();
   const kafka::ApiInfo* api = kafka::findApi(h.api_key);
   if (api != nullptr && (h.api_version < api->min_version || h.api_version > api->max_version)) {
@@ -320,6 +326,7 @@ void Session::forward(Entry entry, std::string frame) {
   forwardWhenIdle([this, entry = std::move(entry), frame = std::move(frame)] {
     if (done_) return;
     upstream_->write(frame);
+    if (options_.metrics != nullptr) options_.metrics->toUpstream(frame.size());
     upstream_order_.push_back(entry);
   });
 }
@@ -344,6 +351,7 @@ bool Session::pumpResponses() {
       if (avail == 0) break;
       const size_t n = std::min(avail, response_left_);
       upstream_->moveTo(*client_, n);
+      if (options_.metrics != nullptr) options_.metrics->toClient(n);
       response_left_ -= n;
       upstream_->expectBytes(response_left_);
       if (response_left_ == 0) {
@@ -448,6 +456,7 @@ void Session::flushAnswered() {
   if (response_left_ > 0) return;
   while (!inflight_.empty() && inflight_.front()->answered) {
     client_->write(inflight_.front()->response);
+    if (options_.metrics != nullptr) options_.metrics->toClient(inflight_.front()->response.size());
     inflight_.pop_front();
   }
 }
@@ -459,6 +468,7 @@ void Session::applyBackpressure() {
 }
 
 void Session::fail(const std::string& what, int16_t api_key, int16_t api_version) {
+  if (options_.metrics != nullptr) options_.metrics->rejected(api_key);
   TM_LOG(Warn, "proxy", "closing connection")
       .kv("peer", peer_)
       .kv("listener", options_.listener)

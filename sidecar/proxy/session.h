@@ -33,6 +33,7 @@
 #include "protocol/kafka/header.h"
 #include "sidecar/event/tcp_stream.h"
 #include "sidecar/proxy/offset_hooks.h"
+#include "sidecar/proxy/proxy_metrics.h"
 #include "sidecar/proxy/rewriter.h"
 
 namespace tidemark::proxy {
@@ -42,6 +43,7 @@ struct SessionOptions {
   const event::TlsContext* upstream_tls = nullptr;  // TLS to upstream, when set
   std::string listener;                             // "bootstrap" or "broker-N", for logs
   OffsetHooks* offsets = nullptr;  // checkpointing; nullptr: offsets pass through untouched
+  ProxyMetrics* metrics = nullptr;  // counters; nullptr: none
 };
 
 class Session {
@@ -115,6 +117,7 @@ class Session {
   std::deque<std::function<void()>> at_boundary_;  // sends waiting for a frame boundary
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   int32_t next_internal_id_ = 0x7e000000;
+  bool counted_ = false;  // the request whose head is being read was counted
   size_t request_left_ = 0;   // bytes of the current request still to forward
   size_t response_left_ = 0;  // bytes of the current streamed response still to forward
   bool done_ = false;

@@ -52,6 +52,7 @@ Status Sidecar::start() {
   mirrorMarkedOffsets();
   coordinator_->setMetrics(metrics_);
   http_.setMetrics(metrics_);
+  proxy_.setMetrics(metrics_);
   metrics_.gaugeFn("tidemark_proxy_connections", "Application connections open through the proxy.",
                    [this] { return static_cast<double>(proxy_.openSessions()); });
   TM_RETURN_IF_ERROR(coordinator_->restore());

@@ -2,10 +2,15 @@
 parser (prometheus_client), never by string matching."""
 
 import json
+import socket
+import struct
+import subprocess
 import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from harness.tidemark import client_env
 
 MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
 
@@ -71,3 +76,21 @@ def test_metrics_should_count_failed_checkpoints_by_trigger(cluster, sidecar_fac
     failed = frozenset({("trigger", "request"), ("outcome", "failed")})
     assert m[("tidemark_checkpoints_total", failed)] == 1
     assert m[("tidemark_checkpoint_consecutive_failures", frozenset())] == 1
+
+
+def test_metrics_should_count_proxy_requests_by_api_and_rejected_frames(cluster, sidecar_factory):
+    sidecar = sidecar_factory(cluster, MANUAL)
+    out = subprocess.run(["kcat", "-L", "-b", sidecar.fields["proxy"], "-t", "demo"],
+                         capture_output=True, text=True, timeout=60, env=client_env("debian"))
+    assert out.returncode == 0, out.stderr
+    host, port = sidecar.fields["proxy"].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        # Metadata v99: a version the sidecar does not decode closes the connection.
+        s.sendall(struct.pack(">ihhih", 10, 3, 99, 1, -1))
+        assert s.recv(16) == b""
+    m, _ = scrape(sidecar)
+    assert m[("tidemark_proxy_requests_total", frozenset({("api", "Metadata")}))] >= 1
+    assert m[("tidemark_proxy_requests_total", frozenset({("api", "ApiVersions")}))] >= 1
+    assert m[("tidemark_proxy_frames_rejected_total", frozenset({("api", "Metadata")}))] == 1
+    assert m[("tidemark_proxy_bytes_total", frozenset({("direction", "to_client")}))] > 0
+    assert m[("tidemark_proxy_bytes_total", frozenset({("direction", "to_upstream")}))] > 0

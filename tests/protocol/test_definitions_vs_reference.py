@@ -94,3 +94,17 @@ def test_should_define_every_api_the_sidecar_must_decode():
                 "OffsetFetch", "TxnOffsetCommit", "JoinGroup", "SyncGroup", "LeaveGroup",
                 "Heartbeat", "Fetch", "Produce", "EndTxn"}
     assert required <= names, sorted(required - names)
+
+
+def test_api_names_should_match_the_reference_for_every_api_it_has():
+    if not REFERENCE.is_dir():
+        pytest.skip(f"reference schemas not present at {REFERENCE}")
+    table = (REPO / "protocol" / "kafka" / "api_names.cc").read_text()
+    ours = {int(k): n for n, k in re.findall(r'"(\w+)",\s*//\s*(\d+)', table)}
+    assert sorted(ours) == list(range(len(ours)))
+    checked = 0
+    for path in sorted(REFERENCE.glob("*Request.json")):
+        ref = load_reference(path.stem)
+        assert ours[ref["apiKey"]] == ref["name"][: -len("Request")], path.name
+        checked += 1
+    assert checked >= 20
