@@ -16,8 +16,13 @@ drift, ratios measured side by side much less.
 Also reports the sidecar's CPU time (utime+stime from /proc/PID/stat) per MiB
 of payload forwarded, and per request for the latency workloads.
 
-Needs a build (cmake --build --preset default): tidemark, tidemark-embedded-kafka
-and tidemark-rdkafka-perf in the build directory. Performance targets are
+Then, with the cluster and sidecar stopped, measures the floor any relay pays
+here: build/tidemark-relay-floor (bench/relay_floor.cc) times a small echo
+round trip and a bulk stream directly and through one bare epoll relay process
+(skipped with a note if the binary is missing; --no-floor skips it).
+
+Needs a build (cmake --build --preset default): tidemark, tidemark-embedded-kafka,
+tidemark-rdkafka-perf (and tidemark-relay-floor) in the build directory. Performance targets are
 reported, never asserted: this is a benchmark, not a test.
 """
 
@@ -247,6 +252,164 @@ def summarize(w, runs):
     return row
 
 
+# ------------------------------------------------------------------ the floor
+
+# bench/relay_floor.cc: the same alternation (direct / relayed, order flipped every
+# repetition) without Kafka, so the sidecar's figures can be judged against what one
+# bare user-space relay hop costs on this machine.
+FLOOR_REQUEST_BYTES = 64
+
+
+def floor_sizes(smoke):
+    if smoke:
+        return {"iterations": 500, "warmup": 100, "mib": 20}
+    return {"iterations": 20_000, "warmup": 1_000, "mib": 2_000}
+
+
+def floor_commands(build, smoke, reps):
+    exe = str(build / "tidemark-relay-floor")
+    f = floor_sizes(smoke)
+    return {
+        "pingpong": [exe, "pingpong", "--iterations", str(f["iterations"]), "--warmup",
+                     str(f["warmup"]), "--size", str(FLOOR_REQUEST_BYTES), "--reps", str(reps),
+                     "--relays", "rw"],
+        # 256 KiB reads as the sidecar's (sidecar/event/plain_stream.cc), and 1 MiB.
+        "bulk": [exe, "bulk", "--mib", str(f["mib"]), "--reps", str(reps), "--relays",
+                 "rw,splice,rw:1024,splice:1024"],
+    }
+
+
+def run_floor(build, smoke, reps, log):
+    """{"pingpong": ..., "bulk": ...} from tidemark-relay-floor, or None if it is not built."""
+    if not (build / "tidemark-relay-floor").exists():
+        log(f"{build / 'tidemark-relay-floor'} is missing: relay floor skipped")
+        return None
+    floor = {}
+    for name, cmd in floor_commands(build, smoke, reps).items():
+        floor[name] = run_perf(cmd, timeout=1200)
+        paths = floor[name]["paths"]
+        if name == "pingpong":
+            log(f"floor pingpong: p50 {paths['direct']['p50_us']:.1f} -> "
+                f"{paths['rw']['p50_us']:.1f} µs ({paths['rw']['added_p50_us']:+.1f})")
+        else:
+            log("floor bulk: direct " + f"{paths['direct']['mb_s']:.0f} MB/s, " + ", ".join(
+                f"{k} {v['mb_s']:.0f} MB/s ({v['ratio']:.2f}×)" for k, v in paths.items()
+                if k != "direct"))
+    return floor
+
+
+def floor_relay_name(key, short=False):
+    """"rw", "splice:1024" -> "read/write, 256 KiB reads", "splice, 1 MiB pipe"."""
+    kind, _, kib = key.partition(":")
+    kib = int(kib or 256)
+    size = f"{kib // 1024} MiB" if kib % 1024 == 0 else f"{kib} KiB"
+    name = (f"read/write, {size} reads" if kind == "rw" else f"splice, {size} pipe")
+    return name if short else f"one relay hop, {name}"
+
+
+def render_floor(floor, rows, reps, smoke,
+                 when="in this run, after the cluster and sidecar had stopped"):
+    """The "floor" section of the report, as a list of lines."""
+    lines = []
+    a = lines.append
+    a("## The floor: any relay on this machine")
+    a("")
+    if floor is None:
+        a("Not measured in this run: `build/tidemark-relay-floor` was not built.")
+        a("")
+        return lines
+    ping, bulk = floor["pingpong"], floor["bulk"]
+    a("What one extra user-space TCP hop costs here, whatever the relay does:")
+    a("`tidemark-relay-floor` (bench/relay_floor.cc) runs a client, a server and, on the relayed")
+    a("path, a relay between them, each in its own process on 127.0.0.1; no Kafka, no libevent.")
+    a("The relay is the cheapest reasonable one: level-triggered epoll, non-blocking sockets,")
+    a("TCP_NODELAY on both sides, one read per readiness event (256 KiB as the sidecar's, or 1 MiB")
+    a("where stated) written out at once, reading paused while a write is incomplete; *splice*")
+    a("moves the bytes through a pipe of that size with splice(2) instead of copying them through")
+    a("user space.")
+    a(f"Direct and relayed runs alternate in each of {reps} repetitions (order flipped every")
+    a("repetition, fresh processes every run); medians, and the median over repetitions of the")
+    a(f"relayed-direct difference or ratio. Measured {when};")
+    a(f"load average {ping['load_before']} before, {bulk['load_after']} after (1/5/15 min).")
+    a("")
+    d, r = ping["paths"]["direct"], ping["paths"]["rw"]
+    a(f"| {ping['size']} B request → {ping['size']} B reply | round trips | direct p50 µs | "
+      "relayed p50 µs | added p50 µs | direct p99 µs | relayed p99 µs | added p99 µs | "
+      "relay CPU µs/round trip |")
+    a("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    a(f"| {floor_relay_name('rw')} | {ping['iterations']:,} | {d['p50_us']:.0f} | "
+      f"{r['p50_us']:.0f} | **{r['added_p50_us']:+.0f}** | {d['p99_us']:.0f} | {r['p99_us']:.0f} | "
+      f"{r['added_p99_us']:+.0f} | {r['cpu_us_per_round_trip']['relay']:.1f} |")
+    a("")
+    a(f"One round trip in flight, after {ping['warmup']:,} warm-up round trips (the CPU column"
+      " counts those too); per-repetition added p50: "
+      + ", ".join(f"{v:+.1f}" for v in r["pair_added_p50_us"]) + " µs. Machine softirq time per"
+      f" round trip: {d['cpu_us_per_round_trip'].get('softirq', float('nan')):.0f} µs direct, "
+      f"{r['cpu_us_per_round_trip'].get('softirq', float('nan')):.0f} µs relayed.")
+    a("")
+    a(f"| bulk, {bulk['mib']:,} MiB client → server | MB/s | ratio | per-rep ratios | "
+      "relay CPU ms/MiB | relay CPU share | CPU ms/MiB, all three processes | softirq ms/MiB |")
+    a("|---|---:|---:|---|---:|---:|---:|---:|")
+    bd = bulk["paths"]["direct"]
+    a(f"| direct | {bd['mb_s']:.0f} | | | | | {bd['cpu_ms_per_mib']['total']:.2f} | "
+      f"{bd['cpu_ms_per_mib'].get('softirq', float('nan')):.2f} |")
+    for name, v in bulk["paths"].items():
+        if name == "direct":
+            continue
+        a(f"| {floor_relay_name(name)} | {v['mb_s']:.0f} | **{v['ratio']:.2f}×** | "
+          f"{fmt_ratios(v['pair_ratios'])} | {v['cpu_ms_per_mib']['relay']:.2f} | "
+          f"{v['relay_cpu_share'] * 100:.0f}% of a core | {v['cpu_ms_per_mib']['total']:.2f} | "
+          f"{v['cpu_ms_per_mib'].get('softirq', float('nan')):.2f} |")
+    a("")
+    a(f"The client writes {bulk['chunk_kib'] // 1024} MiB blocks as fast as it can, then shuts"
+      " down its side; the server reads 256 KiB at a time and discards, then answers with the"
+      " byte count, and the clock stops at that answer. CPU is each process's utime+stime over"
+      " its life (`wait4`), per MiB; softirq is the machine's irq+softirq time during the run"
+      " (`/proc/stat`), charged to no process. MB/s are 10^6 bytes/s. The direct stream is"
+      " limited only by the CPUs and wakeups of this machine, at several times the Kafka"
+      " workloads' direct rates: these ratios hold for a CPU-bound stream; the relay's CPU per"
+      " MiB is the figure to set against the sidecar's.")
+    a("")
+    others = max(ping.get("max_other_cpu_s", 0), bulk.get("max_other_cpu_s", 0))
+    a(f"Other processes on the machine used at most {others:.2f} s of CPU during any one run"
+      " (`/proc/stat` user+system minus the run's own processes).")
+    a("")
+    a("Against the targets (throughput ≥ "
+      f"{MIN_THROUGHPUT_RATIO:.2f}×, ≤ {MAX_ADDED_P50_US:.0f} µs added p50):")
+    a("")
+    a(f"- Latency: one bare relay hop adds {r['added_p50_us']:+.0f} µs p50 "
+      f"({r['added_p50_us'] / MAX_ADDED_P50_US * 100:.0f}% of the budget) to a "
+      f"{ping['size']}-byte round trip whose direct p50 is {d['p50_us']:.0f} µs, and costs"
+      f" {r['cpu_us_per_round_trip']['relay']:.0f} µs CPU per round trip in the relay.")
+    lat = [x for x in rows if x["kind"] == "latency"]
+    if lat:
+        a("  The sidecar above: " + "; ".join(
+            f"{x['name']} {x['added_p50_us']:+.0f} µs "
+            f"({x['added_p50_us'] - r['added_p50_us']:+.0f} µs against the floor) at "
+            f"{x['sidecar_cpu_us_per_request']:.0f} µs CPU per iteration"
+            for x in lat)
+          + " (a ListOffsets iteration is two round trips in parallel).")
+    relays = [(k, v) for k, v in bulk["paths"].items() if k != "direct"]
+    best = max(relays, key=lambda kv: kv[1]["ratio"])
+    a("- Throughput: streaming as fast as the client can write, one bare relay reaches "
+      + ", ".join(f"{v['ratio']:.2f}× ({floor_relay_name(k, short=True)})" for k, v in relays)
+      + f" of direct (best {best[1]['ratio']:.2f}×), at "
+      + ", ".join(f"{v['cpu_ms_per_mib']['relay']:.2f}" for _, v in relays)
+      + " ms CPU/MiB in the relay.")
+    tput = [x for x in rows if x["kind"] != "latency"]
+    if tput:
+        a("  The sidecar above: " + "; ".join(
+            f"{x['name']} {x['ratio']:.2f}× at {x['sidecar_cpu_ms_per_mib']:.2f} ms CPU/MiB"
+            for x in tput) + ".")
+    a("")
+    a("```sh")
+    for cmd in floor_commands(pathlib.Path("build"), smoke, reps).values():
+        a(shlex.join(cmd))
+    a("```")
+    a("")
+    return lines
+
+
 # ------------------------------------------------------------------ report
 
 def machine():
@@ -292,7 +455,7 @@ def fmt_ratios(values):
     return ", ".join(f"{v:.2f}" for v in values)
 
 
-def render(rows, runs_by_name, info, args, wall_s, plot_rel, sizes):
+def render(rows, runs_by_name, info, args, wall_s, plot_rel, sizes, floor):
     lines = []
     a = lines.append
     a("# Benchmarks")
@@ -427,6 +590,8 @@ def render(rows, runs_by_name, info, args, wall_s, plot_rel, sizes):
     a("")
     a("</details>")
     a("")
+    if not args.no_floor:
+        lines.extend(render_floor(floor, rows, args.reps, args.smoke))
     a("Checkpoint and state API benchmarks: [benchmarks-checkpoint.md](benchmarks-checkpoint.md).")
     return "\n".join(lines) + "\n"
 
@@ -493,6 +658,8 @@ def main():
     parser.add_argument("--plot", action="store_true",
                         help="write the PNG plot, installing python3-matplotlib if missing "
                         "(without it: plot only if matplotlib is already importable)")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the relay floor (build/tidemark-relay-floor)")
     args = parser.parse_args()
     args.argv = sys.argv[1:]
     if args.reps is None:
@@ -518,11 +685,11 @@ def main():
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="tidemark-bench-"))
     cluster = sidecar = None
     runs = {w["name"]: {"direct": [], "proxy": []} for w in plan}
+    log = lambda msg: print(f"[{time.monotonic() - started:6.1f}s] {msg}", file=sys.stderr,
+                            flush=True)
     try:
         cluster = Cluster(build, args.brokers, TOPICS)
         sidecar = Sidecar(build, workdir, cluster.bootstrap, cluster.brokers)
-        log = lambda msg: print(f"[{time.monotonic() - started:6.1f}s] {msg}", file=sys.stderr,
-                                flush=True)
         log(f"cluster {cluster.bootstrap} (librdkafka {cluster.librdkafka}), "
             f"sidecar {sidecar.bootstrap} pid {sidecar.pid}")
         # Untimed fill, so every consume finds its full count and the mock's partitions
@@ -552,6 +719,8 @@ def main():
         if cluster:
             cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    # With nothing of ours running any more: what any relay costs here.
+    floor = None if args.no_floor else run_floor(build, args.smoke, args.reps, log)
     wall = time.monotonic() - started
 
     rows = [summarize(w, runs[w["name"]]) for w in plan]
@@ -563,10 +732,11 @@ def main():
         plot(rows, png)
         plot_rel = os.path.relpath(png, output.parent)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(rows, runs, info, args, wall, plot_rel, sizes))
+    output.write_text(render(rows, runs, info, args, wall, plot_rel, sizes, floor))
     raw = build / "bench" / ("proxy-bench-smoke.json" if args.smoke else "proxy-bench.json")
     raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps({"machine": info, "summary": rows, "runs": runs}, indent=1))
+    raw.write_text(json.dumps({"machine": info, "summary": rows, "runs": runs, "floor": floor},
+                              indent=1))
 
     for r in rows:
         if r["kind"] == "latency":
@@ -577,6 +747,12 @@ def main():
             print(f"{r['name']:<24} {r['direct_mb_s']:.1f} -> {r['proxy_mb_s']:.1f} MB/s "
                   f"ratio {r['ratio']:.2f}  sidecar {r['sidecar_cpu_ms_per_mib']:.2f} ms CPU/MiB  "
                   f"{'met' if r['pass'] else 'MISSED'}")
+    if floor is not None:
+        fp, fb = floor["pingpong"]["paths"], floor["bulk"]["paths"]
+        print(f"{'floor: one relay hop':<24} p50 {fp['direct']['p50_us']:.0f} -> "
+              f"{fp['rw']['p50_us']:.0f} µs ({fp['rw']['added_p50_us']:+.0f}); bulk "
+              + ", ".join(f"{k} {v['ratio']:.2f}× ({v['cpu_ms_per_mib']['relay']:.2f} ms CPU/MiB)"
+                          for k, v in fb.items() if k != "direct"))
     print(f"wall {wall:.0f} s; wrote {output}" + (f", {png}" if plot_rel else "") + f", {raw}")
 
 
