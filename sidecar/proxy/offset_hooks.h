@@ -42,6 +42,14 @@ class OffsetHooks {
   // `fn` runs when it is durable or failed.
   virtual void checkpointNow(const std::string& trigger, std::function<void(bool ok)> fn) = 0;
 
+  // A group member synced (SyncGroup) through this sidecar instance.
+  virtual void memberSynced(const std::string& group, const std::string& member_id) = 0;
+  // Whether `member_id` synced through this sidecar instance. A member that
+  // joined before this instance started may hold state with writes this
+  // instance never received (they died with its predecessor), so its commits
+  // are refused until it rejoins and reloads the sealed state.
+  virtual bool knowsMember(const std::string& group, const std::string& member_id) const = 0;
+
   // Offsets a transactional producer sent with TxnOffsetCommit inside
   // transaction `transactional_id`: kept aside, not sealed, until it ends.
   virtual void stageTxnOffsets(const std::string& transactional_id,

@@ -14,6 +14,10 @@ StatusOr<CommitRequest> decodeCommitAs(int16_t version, std::string_view body) {
   CommitRequest out;
   out.group = req.group_id;
   if constexpr (requires { req.transactional_id; }) out.transactional_id = req.transactional_id;
+  if constexpr (requires { req.generation_id_or_member_epoch; }) {
+    out.generation_id = req.generation_id_or_member_epoch;
+    out.member_id = req.member_id;
+  }
   Response resp;
   for (const auto& t : req.topics) {
     typename Response::Topic rt;
@@ -33,6 +37,10 @@ StatusOr<CommitRequest> decodeCommitAs(int16_t version, std::string_view body) {
     for (auto& p : t.partitions) p.error_code = kRequestTimedOut;
   }
   TM_ASSIGN_OR_RETURN(out.not_durable_body, resp.serialize(version));
+  for (auto& t : resp.topics) {
+    for (auto& p : t.partitions) p.error_code = kIllegalGeneration;
+  }
+  TM_ASSIGN_OR_RETURN(out.rejoin_body, resp.serialize(version));
   return out;
 }
 
@@ -48,6 +56,11 @@ bool applySealed(Partition& p, const PartitionId& id, const OffsetHooks& hooks) 
 }
 
 }  // namespace
+
+StatusOr<GroupMember> decodeSyncGroupMember(int16_t version, std::string_view body) {
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::SyncGroupRequest>(body, version));
+  return GroupMember{decoded.msg.group_id, decoded.msg.member_id};
+}
 
 StatusOr<EndTxnRequest> decodeEndTxn(int16_t version, std::string_view body) {
   TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::EndTxnRequest>(body, version));

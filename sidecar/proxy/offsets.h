@@ -18,6 +18,7 @@ constexpr int16_t kOffsetCommitKey = 8;
 constexpr int16_t kOffsetFetchKey = 9;
 constexpr int16_t kJoinGroupKey = 11;
 constexpr int16_t kLeaveGroupKey = 13;
+constexpr int16_t kSyncGroupKey = 14;
 constexpr int16_t kEndTxnKey = 26;
 constexpr int16_t kTxnOffsetCommitKey = 28;
 
@@ -25,6 +26,10 @@ constexpr int16_t kTxnOffsetCommitKey = 28;
 struct CommitRequest {
   std::string group;
   std::string transactional_id;  // TxnOffsetCommit only
+  // OffsetCommit v1+: the committing group member (-1 / empty: a simple
+  // commit from a consumer that assigns partitions itself).
+  int32_t generation_id = -1;
+  std::string member_id;
   std::map<PartitionId, CommittedOffset> offsets;
   // The success answer (every partition error 0) for the app, encoded at the
   // request's version, when the sidecar answers it itself.
@@ -32,10 +37,21 @@ struct CommitRequest {
   // The answer when the checkpoint that should hold it failed (sync mode):
   // every partition REQUEST_TIMED_OUT, which clients retry.
   std::string not_durable_body;
+  // The answer that makes a group member rejoin before its commit counts:
+  // every partition ILLEGAL_GENERATION.
+  std::string rejoin_body;
 };
+
+// The group member a SyncGroup request comes from.
+struct GroupMember {
+  std::string group;
+  std::string member_id;
+};
+StatusOr<GroupMember> decodeSyncGroupMember(int16_t version, std::string_view body);
 
 constexpr int16_t kRequestTimedOut = 7;
 constexpr int16_t kCoordinatorLoadInProgress = 14;
+constexpr int16_t kIllegalGeneration = 22;
 
 // A decoded EndTxn request.
 struct EndTxnRequest {

@@ -155,7 +155,7 @@ bool Session::startRequest(const kafka::RequestHeader& h, uint32_t length) {
   if (options_.offsets != nullptr &&
       (h.api_key == kOffsetCommitKey || h.api_key == kTxnOffsetCommitKey ||
        h.api_key == kEndTxnKey || h.api_key == kOffsetFetchKey || h.api_key == kJoinGroupKey ||
-       h.api_key == kLeaveGroupKey)) {
+       h.api_key == kLeaveGroupKey || h.api_key == kSyncGroupKey)) {
     if (avail < frame) return false;  // small requests: read them whole
     return handleGroupRequest(h, length);
   }
@@ -235,10 +235,36 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     return true;
   }
   if (prefix.api_key == kEndTxnKey) return handleEndTxn(prefix, body, entry, std::move(frame));
+  if (prefix.api_key == kSyncGroupKey) {
+    auto member = decodeSyncGroupMember(prefix.api_version, body);
+    if (!member.isOk()) {
+      fail(member.status().message(), prefix.api_key, prefix.api_version);
+      return false;
+    }
+    options_.offsets->memberSynced(member->group, member->member_id);
+    forward(entry, std::move(frame));
+    return true;
+  }
   auto commit = decodeCommit(prefix.api_key, prefix.api_version, body);
   if (!commit.isOk()) {
     fail(commit.status().message(), prefix.api_key, prefix.api_version);
     return false;
+  }
+  if (prefix.api_key == kOffsetCommitKey && commit->generation_id >= 0 &&
+      !options_.offsets->knowsMember(commit->group, commit->member_id)) {
+    // The member joined before this sidecar instance started (it restarted):
+    // state it wrote to the previous instance may be lost, so sealing these
+    // offsets could pair them with older state. Make it rejoin: its
+    // assignment callback then reloads the sealed state and position.
+    TM_LOG(Info, "offsets", "commit from a member that did not join through this sidecar: "
+                            "asking it to rejoin")
+        .kv("peer", peer_)
+        .kv("group", commit->group)
+        .kv("member", commit->member_id);
+    inflight_.pop_back();
+    answerLocally(prefix.correlation_id, prefix.api_key, prefix.api_version,
+                  std::move(commit->rejoin_body));
+    return true;
   }
   if (prefix.api_key == kTxnOffsetCommitKey) {
     // Part of the producer's transaction: upstream must see it now, and it

@@ -6,6 +6,8 @@
 
 #include <deque>
 #include <map>
+#include <set>
+#include <utility>
 #include <string>
 
 #include "sidecar/checkpoint/coordinator.h"
@@ -26,6 +28,12 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   std::optional<proxy::CommittedOffset> sealedOffset(const proxy::PartitionId& id) const override;
   void whenDurable(uint64_t seal, std::function<void(bool ok)> fn) override;
   void checkpointNow(const std::string& trigger, std::function<void(bool ok)> fn) override;
+  void memberSynced(const std::string& group, const std::string& member_id) override {
+    synced_.insert({group, member_id});
+  }
+  bool knowsMember(const std::string& group, const std::string& member_id) const override {
+    return synced_.count({group, member_id}) > 0;
+  }
   void stageTxnOffsets(const std::string& transactional_id,
                        const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) override;
   void endTxn(const std::string& transactional_id, bool committed,
@@ -43,6 +51,7 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   // committed one whose EndTxn is held until that seal is durable.
   std::map<std::string, std::map<proxy::PartitionId, proxy::CommittedOffset>> open_txns_;
   std::map<std::string, uint64_t> committing_txns_;
+  std::set<std::pair<std::string, std::string>> synced_;  // (group, member id)
 };
 
 }  // namespace tidemark::server

@@ -21,6 +21,8 @@ class FixedOffsets : public OffsetHooks {
   void checkpointNow(const std::string&, std::function<void(bool)>) override {}
   void stageTxnOffsets(const std::string&, const std::map<PartitionId, CommittedOffset>&) override {}
   void endTxn(const std::string&, bool, std::function<void(bool)>) override {}
+  void memberSynced(const std::string&, const std::string&) override {}
+  bool knowsMember(const std::string&, const std::string&) const override { return true; }
 };
 
 TEST(OffsetCommitTest, ShouldReadEveryPartitionVerbatimAndAnswerSuccessInEveryVersion) {
