@@ -261,9 +261,7 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
         .kv("peer", peer_)
         .kv("group", commit->group)
         .kv("member", commit->member_id);
-    inflight_.pop_back();
-    answerLocally(prefix.correlation_id, prefix.api_key, prefix.api_version,
-                  std::move(commit->rejoin_body));
+    answerQueued(entry, commit->rejoin_body);
     return true;
   }
   if (prefix.api_key == kTxnOffsetCommitKey) {
@@ -290,9 +288,7 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
   // Answered now; the group offsets go upstream (with the app's own member id
   // and generation) only once the checkpoint holding them is durable, so
   // upstream never runs ahead of what a restart would restore.
-  inflight_.pop_back();
-  answerLocally(prefix.correlation_id, prefix.api_key, prefix.api_version,
-                std::move(commit->success_body));
+  answerQueued(entry, commit->success_body);
   options_.offsets->whenDurable(seal, [this, alive, frame, prefix](bool ok) mutable {
     if (alive.expired() || !ok || done_) return;
     auto mirror = std::make_shared<InFlight>(
