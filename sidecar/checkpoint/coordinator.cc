@@ -80,13 +80,12 @@ void Coordinator::setMetrics(metrics::Registry& r) {
   r.gaugeFn("tidemark_checkpoint_last_completed_timestamp_seconds",
             "When the latest checkpoint became durable (Unix time).",
             [this] { return stats_.last_completed_ms / 1000.0; });
-  r.gaugeFn("tidemark_checkpoint_seconds_since_last_completed",
-            "Seconds since a checkpoint last became durable (since start, if none did yet).",
-            [this] {
-              const int64_t since = stats_.last_completed_ms ? stats_.last_completed_ms
-                                                             : started_ms_;
-              return (nowMs() - since) / 1000.0;
-            });
+  r.gaugeFn(
+      "tidemark_checkpoint_seconds_since_last_completed",
+      "Seconds since a checkpoint last became durable (since start, if none did yet).", [this] {
+        const int64_t since = stats_.last_completed_ms ? stats_.last_completed_ms : started_ms_;
+        return (nowMs() - since) / 1000.0;
+      });
 }
 
 void Coordinator::count(const std::string& trigger, const char* outcome) {
@@ -197,7 +196,7 @@ void Coordinator::run(const std::string& trigger) {
   messages_since_ = 0;
   const uint64_t attempt = ++attempt_;
   timeout_timer_->arm(options_.timeout);
-  if (!prepare_) return commit(trigger, attempt);
+  if (!prepare_) return commit(trigger);
   prepare_(trigger, [this, trigger, attempt](Status s) {
     if (attempt != attempt_) return;  // answered after its checkpoint timed out
     if (!s.isOk()) {
@@ -205,12 +204,12 @@ void Coordinator::run(const std::string& trigger) {
       in_flight_ = false;
       return fail(trigger, s.withPrefix("prepare"));
     }
-    commit(trigger, attempt);
+    commit(trigger);
   });
 }
 
 // Snapshots the sealed view and has the store worker write it.
-void Coordinator::commit(const std::string& trigger, uint64_t attempt) {
+void Coordinator::commit(const std::string& trigger) {
   committing_ = true;
   // The sealed view is immutable once copied: blobs are shared, not copied.
   auto view = std::make_shared<SealedView>(book_.sealed());
@@ -238,7 +237,7 @@ void Coordinator::commit(const std::string& trigger, uint64_t attempt) {
         r.duration_us = monotonicUs() - started;
         return r;
       },
-      [this, seal = view->seal, attempt](Result r) { finish(seal, attempt, std::move(r)); });
+      [this, seal = view->seal](Result r) { finish(seal, std::move(r)); });
 }
 
 void Coordinator::onTimeout() {
@@ -251,9 +250,8 @@ void Coordinator::onTimeout() {
   } else {
     timed_out_ = true;  // the store transaction runs on; finish() records its outcome
   }
-  fail(running_trigger_,
-       deadlineExceeded("not durable within checkpoint.timeout (" +
-                        std::to_string(options_.timeout.count()) + " ms)"));
+  fail(running_trigger_, deadlineExceeded("not durable within checkpoint.timeout (" +
+                                          std::to_string(options_.timeout.count()) + " ms)"));
 }
 
 // Counts a failed attempt, tells its waiters and schedules the retry.
@@ -274,8 +272,8 @@ void Coordinator::fail(const std::string& trigger, const Status& status) {
   retry_timer_->arm(backoff);
 }
 
-void Coordinator::finish(uint64_t seal, uint64_t attempt, Result r) {
-  (void)attempt;  // the store worker is serial: this is always the attempt in flight
+// The store worker is serial, so a result always belongs to the attempt in flight.
+void Coordinator::finish(uint64_t seal, Result r) {
   in_flight_ = false;
   timeout_timer_->cancel();
   last_end_ms_ = nowMs();

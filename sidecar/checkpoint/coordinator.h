@@ -133,8 +133,8 @@ class Coordinator {
 
   void maybeStart(const std::string& trigger);
   void run(const std::string& trigger);
-  void commit(const std::string& trigger, uint64_t attempt);
-  void finish(uint64_t seal, uint64_t attempt, Result result);
+  void commit(const std::string& trigger);
+  void finish(uint64_t seal, Result result);
   void fail(const std::string& trigger, const Status& status);
   void onTimeout();
   void onInterval();
@@ -151,9 +151,9 @@ class Coordinator {
 
   bool restored_ = false;
   bool in_flight_ = false;
-  uint64_t attempt_ = 0;        // numbers checkpoint attempts
-  bool timed_out_ = false;      // the attempt in flight was already failed
-  bool committing_ = false;     // the attempt in flight reached the store
+  uint64_t attempt_ = 0;     // numbers checkpoint attempts
+  bool timed_out_ = false;   // the attempt in flight was already failed
+  bool committing_ = false;  // the attempt in flight reached the store
   std::string running_trigger_;
   uint64_t durable_seal_ = 0;
   uint64_t messages_since_ = 0;

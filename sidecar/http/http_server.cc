@@ -195,6 +195,26 @@ Status HttpServer::start(const config::HostPort& address, size_t max_body_bytes)
   return Status::ok();
 }
 
+// The registry's children are looked up once per (route, method, status):
+// the request path only increments them.
+void HttpServer::record(const std::string& route, const std::string& method, int status,
+                        double seconds) {
+  auto& count = request_counts_[{route, method, status}];
+  if (count == nullptr) {
+    count = &metrics_->counter(
+        "tidemark_http_requests_total", "HTTP API requests by route, method and status.",
+        {{"route", route}, {"method", method}, {"code", std::to_string(status)}});
+  }
+  count->inc();
+  auto& duration = request_durations_[route];
+  if (duration == nullptr) {
+    duration = &metrics_->histogram("tidemark_http_request_duration_seconds",
+                                    "HTTP API request duration, until the answer was queued.",
+                                    metrics::exponentialBounds(0.00005, 2, 16), {{"route", route}});
+  }
+  duration->observe(seconds);
+}
+
 void HttpServer::onRequest(evhttp_request* req, void* self) {
   static_cast<HttpServer*>(self)->handle(req);
 }
@@ -257,17 +277,8 @@ void HttpServer::handle(evhttp_request* req) {
     }
     send(pending, r);
     if (metrics_ != nullptr) {
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      metrics_
-          ->counter("tidemark_http_requests_total", "HTTP API requests by route, method and status.",
-                    {{"route", *route_label}, {"method", method}, {"code", std::to_string(r.status)}})
-          .inc();
-      metrics_
-          ->histogram("tidemark_http_request_duration_seconds",
-                      "HTTP API request duration, until the answer was queued.",
-                      metrics::exponentialBounds(0.00005, 2, 16), {{"route", *route_label}})
-          .observe(seconds);
+      record(*route_label, method, r.status,
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
   };
 

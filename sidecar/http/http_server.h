@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -104,6 +105,9 @@ class HttpServer {
   config::HostPort bound_;
   std::vector<Route> routes_;
   metrics::Registry* metrics_ = nullptr;
+  void record(const std::string& route, const std::string& method, int status, double seconds);
+  std::map<std::tuple<std::string, std::string, int>, metrics::Counter*> request_counts_;
+  std::map<std::string, metrics::Histogram*> request_durations_;
 };
 
 // Strict percent-decoding: a malformed escape, or one that yields NUL, fails.

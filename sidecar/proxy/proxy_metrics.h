@@ -16,21 +16,25 @@ class ProxyMetrics {
  public:
   explicit ProxyMetrics(metrics::Registry& registry);
 
-  void request(int16_t api_key) { at(requests_, "tidemark_proxy_requests_total", api_key).inc(); }
-  void rejected(int16_t api_key) {
-    at(rejected_, "tidemark_proxy_frames_rejected_total", api_key).inc();
-  }
+  void request(int16_t api_key) { at(requests_, api_key).inc(); }
+  void rejected(int16_t api_key) { at(rejected_, api_key).inc(); }
   void toUpstream(size_t bytes) { to_upstream_.inc(static_cast<double>(bytes)); }
   void toClient(size_t bytes) { to_client_.inc(static_cast<double>(bytes)); }
 
  private:
   static constexpr int kKeys = 128;  // Kafka's API keys are small; others share "other"
-  metrics::Counter& at(std::array<metrics::Counter*, kKeys + 1>& cache, const char* name,
-                       int16_t api_key);
+  // One family's counters by API key, looked up in the registry on first use.
+  struct ByApi {
+    const char* name;
+    const char* help;
+    std::array<metrics::Counter*, kKeys + 1> counters{};
+  };
+  metrics::Counter& at(ByApi& family, int16_t api_key);
 
   metrics::Registry& registry_;
-  std::array<metrics::Counter*, kKeys + 1> requests_{};
-  std::array<metrics::Counter*, kKeys + 1> rejected_{};
+  ByApi requests_{"tidemark_proxy_requests_total", "Kafka requests from the application, by API."};
+  ByApi rejected_{"tidemark_proxy_frames_rejected_total",
+                  "Kafka frames that closed their connection (malformed, oversized, unsupported)."};
   metrics::Counter& to_upstream_;
   metrics::Counter& to_client_;
 };

@@ -127,7 +127,7 @@ bool Session::pumpRequests() {
       return false;
     }
     if (!startRequest(h, static_cast<uint32_t>(length))) return !done_;
-    counted_ = false;
+    if (options_.metrics != nullptr) options_.metrics->request(h.api_key);
   }
   return !done_;
 }
@@ -136,10 +136,6 @@ bool Session::pumpRequests() {
 // answer slot. Returns false to wait for more bytes (or after failing).
 bool Session::startRequest(const kafka::RequestHeader& h, uint32_t length) {
   const size_t frame = kLengthPrefixBytes + length;
-  if (options_.metrics != nullptr && !counted_) {
-    options_.metrics->request(h.api_key);
-    counted_ = true;  // startRequest may run again while the frame's head arrives
-  }
   const size_t avail = client_->inputSize();
   const kafka::ApiInfo* api = kafka::findApi(h.api_key);
   if (api != nullptr && (h.api_version < api->min_version || h.api_version > api->max_version)) {
@@ -256,8 +252,9 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     // state it wrote to the previous instance may be lost, so sealing these
     // offsets could pair them with older state. Make it rejoin: its
     // assignment callback then reloads the sealed state and position.
-    TM_LOG(Info, "offsets", "commit from a member that did not join through this sidecar: "
-                            "asking it to rejoin")
+    TM_LOG(Info, "offsets",
+           "commit from a member that did not join through this sidecar: "
+           "asking it to rejoin")
         .kv("peer", peer_)
         .kv("group", commit->group)
         .kv("member", commit->member_id);
@@ -277,8 +274,8 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     // If that checkpoint fails, the app hears a retriable error and upstream
     // hears nothing (it must never run ahead of what is durable).
     options_.offsets->checkpointNow(
-        "commit", [this, alive, entry, frame,
-                   failed = std::move(commit->not_durable_body)](bool ok) mutable {
+        "commit",
+        [this, alive, entry, frame, failed = std::move(commit->not_durable_body)](bool ok) mutable {
           if (alive.expired() || done_) return;
           if (ok) return forward(entry, std::move(frame));
           answerQueued(entry, failed);
@@ -317,14 +314,13 @@ bool Session::handleEndTxn(const kafka::RequestHeader& prefix, std::string_view 
     return false;
   }
   std::weak_ptr<bool> alive = alive_;
-  options_.offsets->endTxn(
-      end->transactional_id, end->committed,
-      [this, alive, entry, frame = std::move(frame),
-       retry = std::move(*retry_later)](bool ok) mutable {
-        if (alive.expired() || done_) return;
-        if (ok) return forward(entry, std::move(frame));
-        answerQueued(entry, retry);
-      });
+  options_.offsets->endTxn(end->transactional_id, end->committed,
+                           [this, alive, entry, frame = std::move(frame),
+                            retry = std::move(*retry_later)](bool ok) mutable {
+                             if (alive.expired() || done_) return;
+                             if (ok) return forward(entry, std::move(frame));
+                             answerQueued(entry, retry);
+                           });
   return true;
 }
 

@@ -42,7 +42,7 @@ struct SessionOptions {
   size_t max_frame_bytes = 100 << 20;
   const event::TlsContext* upstream_tls = nullptr;  // TLS to upstream, when set
   std::string listener;                             // "bootstrap" or "broker-N", for logs
-  OffsetHooks* offsets = nullptr;  // checkpointing; nullptr: offsets pass through untouched
+  OffsetHooks* offsets = nullptr;   // checkpointing; nullptr: offsets pass through untouched
   ProxyMetrics* metrics = nullptr;  // counters; nullptr: none
 };
 
@@ -117,7 +117,6 @@ class Session {
   std::deque<std::function<void()>> at_boundary_;  // sends waiting for a frame boundary
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   int32_t next_internal_id_ = 0x7e000000;
-  bool counted_ = false;  // the request whose head is being read was counted
   size_t request_left_ = 0;   // bytes of the current request still to forward
   size_t response_left_ = 0;  // bytes of the current streamed response still to forward
   bool done_ = false;
