@@ -9,20 +9,28 @@ Status sqliteStatus(int code, const std::string& what) {
   switch (code & 0xff) {
     case SQLITE_OK:
     case SQLITE_ROW:
-    case SQLITE_DONE: return Status::ok();
-    case SQLITE_FULL: return resourceExhausted(message);
+    case SQLITE_DONE:
+      return Status::ok();
+    case SQLITE_FULL:
+      return resourceExhausted(message);
     case SQLITE_READONLY:
     case SQLITE_PERM:
-    case SQLITE_CANTOPEN: return failedPrecondition(message);
+    case SQLITE_CANTOPEN:
+      return failedPrecondition(message);
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return unavailable(message);
+    case SQLITE_LOCKED:
+      return unavailable(message);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return dataLoss(message);
-    case SQLITE_IOERR: return ioError(message);
+    case SQLITE_NOTADB:
+      return dataLoss(message);
+    case SQLITE_IOERR:
+      return ioError(message);
     case SQLITE_CONSTRAINT:
     case SQLITE_MISMATCH:
-    case SQLITE_RANGE: return internalError(message);
-    default: return ioError(message);
+    case SQLITE_RANGE:
+      return internalError(message);
+    default:
+      return ioError(message);
   }
 }
 
@@ -47,10 +55,10 @@ Statement& Statement::bind(int index, int64_t value) {
 }
 
 Statement& Statement::bindText(int index, std::string_view value) {
-  noteBind(bind_error_,
-           sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8),
-           db_);
+  noteBind(
+      bind_error_,
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      db_);
   return *this;
 }
 

@@ -132,8 +132,8 @@ Status SqliteCheckpointStore::prepareWrites() {
   TM_ASSIGN_OR_RETURN(Statement drop_checkpoint,
                       db_->prepare("DELETE FROM checkpoints WHERE id = ?"));
   TM_ASSIGN_OR_RETURN(Statement drop_blob, db_->prepare("DELETE FROM blobs WHERE sha256 = ?"));
-  writes_.emplace(Writes{std::move(put_blob), std::move(put_checkpoint),
-                         std::move(drop_checkpoint), std::move(drop_blob)});
+  writes_.emplace(Writes{std::move(put_blob), std::move(put_checkpoint), std::move(drop_checkpoint),
+                         std::move(drop_blob)});
   return Status::ok();
 }
 

@@ -33,7 +33,7 @@ void AppCallback::prepare(const std::string& trigger, std::function<void(Status)
                  auto commit = parseAppCommit(r->body, error);
                  if (!commit) {
                    return ready(unavailable(where + " answered a body that is not a commit (" +
-                                                error.code + "): " + error.message));
+                                            error.code + "): " + error.message));
                  }
                  TM_LOG(Debug, "checkpoint", "application answered the checkpoint request")
                      .kv("partitions", commit->offsets.size())

@@ -83,8 +83,8 @@ json manifestDetail(const store::Manifest& m) {
 }
 
 Response sealedAnswer(Coordinator& c, size_t partitions) {
-  return Response::json(200,
-                        json({{"seal", c.book().sealed().seal}, {"partitions", partitions}}).dump());
+  return Response::json(
+      200, json({{"seal", c.book().sealed().seal}, {"partitions", partitions}}).dump());
 }
 
 }  // namespace

@@ -170,8 +170,7 @@ class PlainStream final : public TcpStream {
   }
 
   void connectTo(const sockaddr* addr) {
-    const socklen_t len =
-        addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    const socklen_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
     int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return shut(std::strerror(errno));
     attach(fd);
@@ -284,8 +283,8 @@ class PlainStream final : public TcpStream {
     size_t sent_total = 0;
     while (evbuffer_get_length(out_) > 0 && sent_total < kMaxIoBytes) {
       evbuffer_iovec vec[kMaxWriteIov];
-      const int n = std::min(evbuffer_peek(out_, kMaxIoBytes, nullptr, vec, kMaxWriteIov),
-                             kMaxWriteIov);
+      const int n =
+          std::min(evbuffer_peek(out_, kMaxIoBytes, nullptr, vec, kMaxWriteIov), kMaxWriteIov);
       iovec iov[kMaxWriteIov];
       size_t offered = 0;
       for (int i = 0; i < n; ++i) {
@@ -343,8 +342,8 @@ std::unique_ptr<TcpStream> adoptPlain(EventLoop& loop, int fd, std::string peer,
 
 std::unique_ptr<TcpStream> connectPlain(EventLoop& loop, evdns_base* dns, const std::string& host,
                                         uint16_t port, TcpStream::Callbacks callbacks) {
-  auto s = std::make_unique<PlainStream>(loop, host + ":" + std::to_string(port),
-                                         std::move(callbacks));
+  auto s =
+      std::make_unique<PlainStream>(loop, host + ":" + std::to_string(port), std::move(callbacks));
   s->connect(dns, host, port);
   return s;
 }

@@ -18,7 +18,8 @@ std::unique_ptr<TcpStream> TcpStream::adopt(EventLoop& loop, int fd, std::string
 std::unique_ptr<TcpStream> TcpStream::connect(EventLoop& loop, evdns_base* dns,
                                               const std::string& host, uint16_t port,
                                               Callbacks callbacks, const TlsContext* tls) {
-  if (tls != nullptr) return internal::connectTls(loop, dns, host, port, std::move(callbacks), *tls);
+  if (tls != nullptr)
+    return internal::connectTls(loop, dns, host, port, std::move(callbacks), *tls);
   return internal::connectPlain(loop, dns, host, port, std::move(callbacks));
 }
 

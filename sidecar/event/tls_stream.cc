@@ -117,11 +117,10 @@ std::unique_ptr<TcpStream> connectTls(EventLoop& loop, evdns_base* dns, const st
   SSL* ssl = tls.newClient(host);
   bufferevent* bev =
       ssl == nullptr ? bufferevent_socket_new(loop.base(), -1, BEV_OPT_CLOSE_ON_FREE)
-                     : bufferevent_openssl_socket_new(loop.base(), -1, ssl,
-                                                      BUFFEREVENT_SSL_CONNECTING,
-                                                      BEV_OPT_CLOSE_ON_FREE);
-  auto s = std::make_unique<TlsStream>(bev, host + ":" + std::to_string(port),
-                                       std::move(callbacks));
+                     : bufferevent_openssl_socket_new(
+                           loop.base(), -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+  auto s =
+      std::make_unique<TlsStream>(bev, host + ":" + std::to_string(port), std::move(callbacks));
   if (ssl == nullptr) {
     s->shut("TLS: cannot create a session: " + lastTlsError());
   } else if (bufferevent_socket_connect_hostname(bev, dns, AF_UNSPEC, host.c_str(), port) != 0) {

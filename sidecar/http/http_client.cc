@@ -34,17 +34,16 @@ HttpClient::~HttpClient() {
 
 void HttpClient::post(const std::string& path, const std::string& content_type, std::string body,
                       std::function<void(StatusOr<ClientResponse>)> done) {
-  auto* pending = new Pending{alive_, std::move(done),
-                              "POST " + address_.toString() + path};
+  auto* pending = new Pending{alive_, std::move(done), "POST " + address_.toString() + path};
   evhttp_request* req = conn_ ? evhttp_request_new(&HttpClient::onResponse, pending) : nullptr;
   if (req == nullptr) {
     auto fail = std::move(pending->done);
     delete pending;
-    return loop_.post([fail = std::move(fail)] { fail(unavailable("cannot create an HTTP request")); });
+    return loop_.post(
+        [fail = std::move(fail)] { fail(unavailable("cannot create an HTTP request")); });
   }
-  evhttp_request_set_error_cb(req, [](evhttp_request_error e, void* arg) {
-    static_cast<Pending*>(arg)->error = e;
-  });
+  evhttp_request_set_error_cb(
+      req, [](evhttp_request_error e, void* arg) { static_cast<Pending*>(arg)->error = e; });
   evkeyvalq* headers = evhttp_request_get_output_headers(req);
   evhttp_add_header(headers, "Host", address_.toString().c_str());
   evhttp_add_header(headers, "Content-Type", content_type.c_str());

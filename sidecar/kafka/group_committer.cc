@@ -60,8 +60,7 @@ struct GroupCommitter::Group {
   }
 };
 
-GroupCommitter::GroupCommitter(event::EventLoop& loop, std::string bootstrap_servers,
-                               ClientTls tls)
+GroupCommitter::GroupCommitter(event::EventLoop& loop, std::string bootstrap_servers, ClientTls tls)
     : loop_(loop), bootstrap_(std::move(bootstrap_servers)), tls_(std::move(tls)) {}
 
 GroupCommitter::~GroupCommitter() = default;

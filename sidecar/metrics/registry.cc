@@ -1,8 +1,8 @@
 #include "sidecar/metrics/registry.h"
 
 #include <algorithm>
-#include <cmath>
 #include <charconv>
+#include <cmath>
 
 namespace tidemark::metrics {
 namespace {
@@ -121,8 +121,8 @@ Gauge& Registry::gauge(const std::string& name, const std::string& help, Labels 
   return *c.gauge;
 }
 
-void Registry::gaugeFn(const std::string& name, const std::string& help,
-                       std::function<double()> fn, Labels labels) {
+void Registry::gaugeFn(const std::string& name, const std::string& help, std::function<double()> fn,
+                       Labels labels) {
   std::lock_guard<std::mutex> l(mu_);
   child(name, help, Type::kGauge, std::move(labels)).fn = std::move(fn);
 }

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "protocol/kafka/header.h"
-#include "sidecar/proxy/lenient.h"
 #include "sidecar/base/log.h"
+#include "sidecar/proxy/lenient.h"
 
 namespace tidemark::proxy {
 namespace {

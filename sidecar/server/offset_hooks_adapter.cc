@@ -73,12 +73,12 @@ void OffsetHooksAdapter::endTxn(const std::string& transactional_id, bool commit
     committing_txns_.erase(it);
     return fn(true);
   }
-  coordinator_.checkpoint("transaction", [this, transactional_id, seal,
-                                          fn = std::move(fn)](StatusOr<uint64_t> id) {
-    const bool durable = id.isOk() && seal <= coordinator_.durableSeal();
-    if (durable) committing_txns_.erase(transactional_id);
-    fn(durable);
-  });
+  coordinator_.checkpoint(
+      "transaction", [this, transactional_id, seal, fn = std::move(fn)](StatusOr<uint64_t> id) {
+        const bool durable = id.isOk() && seal <= coordinator_.durableSeal();
+        if (durable) committing_txns_.erase(transactional_id);
+        fn(durable);
+      });
 }
 
 }  // namespace tidemark::server

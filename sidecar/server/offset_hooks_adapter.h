@@ -7,8 +7,8 @@
 #include <deque>
 #include <map>
 #include <set>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "sidecar/checkpoint/coordinator.h"
 #include "sidecar/proxy/offset_hooks.h"
@@ -34,8 +34,9 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   bool knowsMember(const std::string& group, const std::string& member_id) const override {
     return synced_.count({group, member_id}) > 0;
   }
-  void stageTxnOffsets(const std::string& transactional_id,
-                       const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) override;
+  void stageTxnOffsets(
+      const std::string& transactional_id,
+      const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) override;
   void endTxn(const std::string& transactional_id, bool committed,
               std::function<void(bool ok)> fn) override;
 

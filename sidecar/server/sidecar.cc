@@ -44,10 +44,10 @@ Status Sidecar::start() {
     TM_ASSIGN_OR_RETURN(config::HttpUrl url, config::parseHttpUrl(cp.app_callback()));
     app_callback_ = std::make_unique<checkpoint::AppCallback>(loop_, *coordinator_, std::move(url),
                                                               config_.job().id(), ms(cp.timeout()));
-    coordinator_->setPrepareStep([this](const std::string& trigger,
-                                        std::function<void(Status)> ready) {
-      app_callback_->prepare(trigger, std::move(ready));
-    });
+    coordinator_->setPrepareStep(
+        [this](const std::string& trigger, std::function<void(Status)> ready) {
+          app_callback_->prepare(trigger, std::move(ready));
+        });
   }
   mirrorMarkedOffsets();
   coordinator_->setMetrics(metrics_);

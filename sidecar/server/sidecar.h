@@ -42,7 +42,7 @@ class Sidecar {
   metrics::Registry metrics_;  // before everything that publishes in it
   http::HttpServer http_;
   std::unique_ptr<checkpoint::Coordinator> coordinator_;
-  std::unique_ptr<checkpoint::AppCallback> app_callback_;  // checkpoint.app_callback, if set
+  std::unique_ptr<checkpoint::AppCallback> app_callback_;   // checkpoint.app_callback, if set
   std::unique_ptr<kafka::GroupCommitter> group_committer_;  // offsets marked over HTTP
   std::unique_ptr<OffsetHooksAdapter> offset_hooks_;
   proxy::Proxy proxy_;  // after the hooks it uses: destroyed first

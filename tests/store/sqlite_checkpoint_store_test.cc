@@ -160,9 +160,7 @@ TEST_F(StoreTest, ShouldRefuseAFileThatIsNotADatabase) {
 }
 
 TEST_F(StoreTest, ShouldRefuseAFormatVersionItDoesNotKnow) {
-  {
-    auto store = open();
-  }
+  { auto store = open(); }
   {
     auto db = Database::open(path_, false);
     ASSERT_TRUE(db.isOk());
@@ -195,9 +193,11 @@ void writeFormat1(Database& db, const Built& b) {
   ASSERT_TRUE(cp->bind(1, static_cast<int64_t>(b.manifest.id())).bindBlob(2, encoded).run().isOk());
   for (const auto& [hash, data] : b.by_hash) {
     auto blob = db.prepare("INSERT OR IGNORE INTO blobs VALUES(?, ?, ?)");
-    ASSERT_TRUE(
-        blob->bindBlob(1, hash).bind(2, static_cast<int64_t>(data.size())).bindBlob(3, data).run()
-            .isOk());
+    ASSERT_TRUE(blob->bindBlob(1, hash)
+                    .bind(2, static_cast<int64_t>(data.size()))
+                    .bindBlob(3, data)
+                    .run()
+                    .isOk());
     auto ref = db.prepare("INSERT INTO checkpoint_blobs VALUES(?, ?)");
     ASSERT_TRUE(ref->bind(1, static_cast<int64_t>(b.manifest.id())).bindBlob(2, hash).run().isOk());
   }
@@ -230,7 +230,8 @@ TEST_F(StoreTest, ShouldMigrateAFormat1StoreKeepingEveryCheckpointAndBlob) {
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(again->migratedFrom(), 0);  // already format 2
   auto db = Database::open(path_, false);
-  auto tables = (*db)->prepare("SELECT count(*) FROM sqlite_master WHERE name = 'checkpoint_blobs'");
+  auto tables =
+      (*db)->prepare("SELECT count(*) FROM sqlite_master WHERE name = 'checkpoint_blobs'");
   ASSERT_TRUE(*tables->step());
   EXPECT_EQ(tables->columnInt(0), 0);
 }
@@ -255,7 +256,8 @@ TEST_F(StoreTest, ShouldNeverLoseOrTearACheckpointWhenKilledAtRandomMoments) {
       if (!store.isOk()) _exit(3);
       for (uint64_t id = next_id;; ++id) {
         std::string blob(1024 + (id % 7) * 4096, static_cast<char>('a' + id % 26));
-        Built b = build(id, {{"state", blob}, {"id", std::to_string(id)}}, static_cast<int64_t>(id));
+        Built b =
+            build(id, {{"state", blob}, {"id", std::to_string(id)}}, static_cast<int64_t>(id));
         if (!(*store)->commit(b.manifest, b.source()).isOk()) _exit(4);
         if (write(fds[1], &id, sizeof(id)) != sizeof(id)) _exit(5);
       }

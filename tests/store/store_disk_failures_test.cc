@@ -99,7 +99,8 @@ void expectIntactAt(const std::string& path, uint64_t id) {
   EXPECT_TRUE(*(*reopened)->hasBlob((*latest)->state(0).sha256()));
 }
 
-TEST_F(DiskFailureTest, ShouldReportResourceExhaustedAndKeepThePreviousCheckpointWhenTheDiskIsFull) {
+TEST_F(DiskFailureTest,
+       ShouldReportResourceExhaustedAndKeepThePreviousCheckpointWhenTheDiskIsFull) {
   auto store = SqliteCheckpointStore::open(path_, 10);
   ASSERT_TRUE(store.isOk()) << store.status().toString();
   const Checkpoint small = checkpoint(1, "small state");
@@ -135,8 +136,7 @@ TEST_F(DiskFailureTest, ShouldReportFailedPreconditionAndChangeNothingWhenTheDis
     EXPECT_EQ((*(*store)->latest())->id(), 1u);
     store = failedPrecondition("closed");  // release the file before remounting
   } else {
-    EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition)
-        << store.status().toString();
+    EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition) << store.status().toString();
   }
 
   remount("size=512k");  // writable again: the retry lands

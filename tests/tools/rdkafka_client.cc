@@ -39,12 +39,18 @@ bool parseArgs(int argc, char** argv, Args* args) {
   args->mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--bootstrap") args->bootstrap = value;
-    else if (flag == "--topic") args->topic = value;
-    else if (flag == "--group") args->group = value;
-    else if (flag == "--prefix") args->prefix = value;
-    else if (flag == "--count") args->count = std::stol(value);
-    else return false;
+    if (flag == "--bootstrap")
+      args->bootstrap = value;
+    else if (flag == "--topic")
+      args->topic = value;
+    else if (flag == "--group")
+      args->group = value;
+    else if (flag == "--prefix")
+      args->prefix = value;
+    else if (flag == "--count")
+      args->count = std::stol(value);
+    else
+      return false;
   }
   if ((argc - 2) % 2 != 0 || args->bootstrap.empty() || args->topic.empty()) return false;
   if (args->mode == "produce") return args->count.has_value();
@@ -115,8 +121,8 @@ std::string describe(const rd_kafka_topic_partition_list_t* parts) {
   std::string out;
   for (int i = 0; i < parts->cnt; ++i) {
     if (i > 0) out += ", ";
-    out += std::string(parts->elems[i].topic) + " [" + std::to_string(parts->elems[i].partition) +
-           "]";
+    out +=
+        std::string(parts->elems[i].topic) + " [" + std::to_string(parts->elems[i].partition) + "]";
   }
   return out;
 }

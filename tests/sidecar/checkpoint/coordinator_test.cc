@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <condition_variable>
-#include <mutex>
+#include <filesystem>
 #include <memory>
+#include <mutex>
 
 #include "store/sqlite_checkpoint_store.h"
 

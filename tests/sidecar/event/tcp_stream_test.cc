@@ -121,14 +121,13 @@ TEST_F(TcpStreamTest, ShouldSendEveryQueuedByteBeforeClosingAfterFlush) {
   std::string got;
   std::string reason;
   std::unique_ptr<TcpStream> client;
-  client = TcpStream::connect(
-      *loop_, dns_->base(), "127.0.0.1", port(),
-      {.on_data = [&] { got += client->take(client->inputSize()); },
-       .on_closed =
-           [&](std::string r) {
-             reason = r;
-             loop_->stop();
-           }});
+  client = TcpStream::connect(*loop_, dns_->base(), "127.0.0.1", port(),
+                              {.on_data = [&] { got += client->take(client->inputSize()); },
+                               .on_closed =
+                                   [&](std::string r) {
+                                     reason = r;
+                                     loop_->stop();
+                                   }});
   client->write("go");
   // Once the server side exists, queue the reply and ask for a close after it.
   std::unique_ptr<Timer> start;

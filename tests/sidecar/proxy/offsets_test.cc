@@ -19,7 +19,8 @@ class FixedOffsets : public OffsetHooks {
   }
   void whenDurable(uint64_t, std::function<void(bool)>) override {}
   void checkpointNow(const std::string&, std::function<void(bool)>) override {}
-  void stageTxnOffsets(const std::string&, const std::map<PartitionId, CommittedOffset>&) override {}
+  void stageTxnOffsets(const std::string&, const std::map<PartitionId, CommittedOffset>&) override {
+  }
   void endTxn(const std::string&, bool, std::function<void(bool)>) override {}
   void memberSynced(const std::string&, const std::string&) override {}
   bool knowsMember(const std::string&, const std::string&) const override { return true; }
@@ -59,7 +60,8 @@ TEST(OffsetFetchTest, ShouldAnswerKnownPartitionsFromTheSealedViewAndLeaveOthers
   FixedOffsets hooks;
   hooks.sealed[{"wc", "t", 0}] = {55, 2, std::string("meta")};
   kafka::OffsetFetchResponse resp;
-  resp.topics.push_back({"t", {{0, -1, -1, std::string(), 0, {}}, {1, 17, -1, std::string(), 0, {}}}, {}});
+  resp.topics.push_back(
+      {"t", {{0, -1, -1, std::string(), 0, {}}, {1, 17, -1, std::string(), 0, {}}}, {}});
   auto out = rewriteOffsetFetch(7, *resp.serialize(7), "wc", hooks);
   ASSERT_TRUE(out.isOk() && out->has_value());
   kafka::OffsetFetchResponse back;
