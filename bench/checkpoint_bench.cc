@@ -47,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/latency_summary.h"
 #include "store/sqlite.h"
 #include "store/sqlite_checkpoint_store.h"
 
@@ -169,25 +170,8 @@ uint64_t bytesWritten() {
   return 0;
 }
 
-struct Summary {
-  double p50 = 0, p99 = 0, mean = 0, max = 0;
-};
-
-// Nearest-rank percentiles.
-Summary summarize(std::vector<double> v) {
-  Summary s;
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto rank = [&](double p) {
-    size_t i = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-    return v[std::clamp<size_t>(i, 1, v.size()) - 1];
-  };
-  s.p50 = rank(50);
-  s.p99 = rank(99);
-  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
-  s.max = v.back();
-  return s;
-}
+using Summary = tidemark::bench::LatencySummary;
+using tidemark::bench::summarize;
 
 std::string json(const Summary& s) {
   char buf[160];

@@ -46,7 +46,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 BENCH = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "tests"))
 from harness.tidemark import EmbeddedKafka, LineReader, Sidecar  # noqa: E402
-from proxy_bench import cpu_seconds, machine  # noqa: E402  (same folder; shared helpers)
+from proxy_bench import cpu_seconds, machine, run_table_head  # noqa: E402  (same folder; shared helpers)
 
 KIB, MIB = 1 << 10, 1 << 20
 
@@ -357,13 +357,7 @@ def render(results, info, args, wall_s):
       " transaction at p50")
     a(f"and p99; PUT/GET of 1 KiB blobs ≥ {MIN_REQUESTS_PER_S:,} req/s on 2 cores.")
     a("")
-    a("| | |")
-    a("|---|---|")
-    a(f"| date | {info['date']} |")
-    a(f"| machine | {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['memory']} RAM, "
-      f"Linux {info['kernel']} |")
-    a(f"| load average | {info['load_before']} before, {info['load']} after (1/5/15 min) |")
-    a(f"| commit | {info['commit']} |")
+    lines.extend(run_table_head(info))
     a(f"| disk | the build directory's filesystem: {c['filesystem']}; SQLite "
       f"{info['sqlite']}, WAL, synchronous=FULL |")
     a(f"| run | {'smoke sizes' if args.smoke else 'full sizes'}, wall time {wall_s:.0f} s |")

@@ -412,6 +412,15 @@ def render_floor(floor, rows, reps, smoke,
 
 # ------------------------------------------------------------------ report
 
+def run_table_head(info):
+    """The first rows of a report's run table: when, where, under what load, which commit."""
+    return ["| | |", "|---|---|", f"| date | {info['date']} |",
+            f"| machine | {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['memory']} RAM, "
+            f"Linux {info['kernel']} |",
+            f"| load average | {info['load_before']} before, {info['load']} after (1/5/15 min) |",
+            f"| commit | {info['commit']} |"]
+
+
 def machine():
     model = "unknown"
     try:
@@ -471,13 +480,7 @@ def render(rows, runs_by_name, info, args, wall_s, plot_rel, sizes, floor):
     a("absolute times on shared machines drift. Targets: throughput ≥ "
       f"{MIN_THROUGHPUT_RATIO:.2f}× direct, ≤ {MAX_ADDED_P50_US:.0f} µs added p50 latency on loopback.")
     a("")
-    a("| | |")
-    a("|---|---|")
-    a(f"| date | {info['date']} |")
-    a(f"| machine | {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['memory']} RAM, "
-      f"Linux {info['kernel']} |")
-    a(f"| load average | {info['load_before']} before, {info['load']} after (1/5/15 min) |")
-    a(f"| commit | {info['commit']} |")
+    lines.extend(run_table_head(info))
     a(f"| cluster | `tidemark-embedded-kafka --brokers {args.brokers}` (librdkafka "
       f"{info['librdkafka']} mock cluster), topics "
       + ", ".join(f"`{t}:{n}`" for t, n in TOPICS.items()) + " |")

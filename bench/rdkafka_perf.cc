@@ -19,6 +19,8 @@
 //   and high watermark in parallel), `metadata` a Metadata request for one
 //   topic. Reports p50/p90/p99/max in microseconds.
 
+#include "bench/latency_summary.h"
+
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
 
@@ -44,14 +46,15 @@ double secondsSince(Clock::time_point t0) {
 }
 
 [[noreturn]] void usage(const char* message) {
-  std::fprintf(stderr,
-               "tidemark-rdkafka-perf: %s\n"
-               "usage: tidemark-rdkafka-perf produce --bootstrap B --topic T --count N --size S "
-               "[--acks 1|all|0]\n"
-               "       tidemark-rdkafka-perf consume --bootstrap B --topic T --count N [--progress MS]\n"
-               "       tidemark-rdkafka-perf latency --bootstrap B --topic T --iterations K "
-               "[--request offsets|metadata] [--warmup W]\n",
-               message);
+  std::fprintf(
+      stderr,
+      "tidemark-rdkafka-perf: %s\n"
+      "usage: tidemark-rdkafka-perf produce --bootstrap B --topic T --count N --size S "
+      "[--acks 1|all|0]\n"
+      "       tidemark-rdkafka-perf consume --bootstrap B --topic T --count N [--progress MS]\n"
+      "       tidemark-rdkafka-perf latency --bootstrap B --topic T --iterations K "
+      "[--request offsets|metadata] [--warmup W]\n",
+      message);
   std::exit(2);
 }
 
@@ -81,9 +84,8 @@ struct Options {
 };
 
 Options parse(int argc, char** argv) {
-  static const std::set<std::string> kKnown = {"bootstrap", "topic",   "count",  "size",
-                                               "acks",      "request", "warmup", "iterations",
-                                               "progress"};
+  static const std::set<std::string> kKnown = {
+      "bootstrap", "topic", "count", "size", "acks", "request", "warmup", "iterations", "progress"};
   if (argc < 2) usage("missing mode");
   Options o;
   o.mode = argv[1];
@@ -152,8 +154,8 @@ double processCpuSeconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-void printThroughput(const char* mode, int64_t messages, int64_t bytes, double seconds,
-                     double cpu, const std::string& extra) {
+void printThroughput(const char* mode, int64_t messages, int64_t bytes, double seconds, double cpu,
+                     const std::string& extra) {
   std::printf(
       "{\"mode\": \"%s\", \"messages\": %" PRId64 ", \"bytes\": %" PRId64
       ", \"seconds\": %.6f, \"msgs_per_s\": %.1f, \"mb_per_s\": %.3f, \"client_cpu_s\": %.3f%s}\n",
@@ -213,7 +215,8 @@ int produce(const Options& o) {
     while (rd_kafka_produce(rkt, partition, 0, payload.data(), payload.size(), nullptr, 0,
                             nullptr) != 0) {
       rd_kafka_resp_err_t err = rd_kafka_last_error();
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) fail("produce: " + std::string(rd_kafka_err2str(err)));
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        fail("produce: " + std::string(rd_kafka_err2str(err)));
       rd_kafka_poll(rk.get(), 10);
     }
     if ((i & 1023) == 0) rd_kafka_poll(rk.get(), 0);
@@ -224,8 +227,8 @@ int produce(const Options& o) {
   rd_kafka_topic_destroy(rkt);
 
   if (state.failed > 0)
-    fail("produce: " + std::to_string(state.failed.load()) + " messages failed, first: " +
-         rd_kafka_err2str(state.first_error));
+    fail("produce: " + std::to_string(state.failed.load()) +
+         " messages failed, first: " + rd_kafka_err2str(state.first_error));
   if (state.delivered != count) fail("produce: delivery count mismatch");
   printThroughput("produce", count, count * size, seconds, cpu,
                   ", \"size\": " + std::to_string(size) + ", \"partitions\": " +
@@ -271,8 +274,7 @@ int consume(const Options& o) {
   auto next_progress = start;
   while (received < count) {
     if (progress_ms > 0 && Clock::now() >= next_progress) {
-      std::fprintf(stderr, "progress %.3f s %" PRId64 " messages\n", secondsSince(start),
-                   received);
+      std::fprintf(stderr, "progress %.3f s %" PRId64 " messages\n", secondsSince(start), received);
       next_progress += std::chrono::milliseconds(progress_ms);
     }
     // Non-blocking first; only a poll that has to wait is timed, so the clock is read
@@ -281,8 +283,8 @@ int consume(const Options& o) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk.get(), 0);
     if (!msg) {
       const auto w0 = Clock::now();
-      msg = rd_kafka_consumer_poll(rk.get(),
-                                   progress_ms > 0 ? static_cast<int>(progress_ms) : 1000);
+      msg =
+          rd_kafka_consumer_poll(rk.get(), progress_ms > 0 ? static_cast<int>(progress_ms) : 1000);
       if (received > 0) {
         const double waited = secondsSince(w0);
         starved += waited;
@@ -322,9 +324,8 @@ int consume(const Options& o) {
   printThroughput("consume", received, bytes, seconds, cpu,
                   ", \"partitions\": " + std::to_string(partitions) +
                       ", \"startup_s\": " + std::to_string(secondsSince(start) - seconds) +
-                      ", \"starved_s\": " + std::to_string(starved) +
-                      ", \"stalled_s\": " + std::to_string(stalled) +
-                      ", \"stalls\": " + std::to_string(stalls));
+                      ", \"starved_s\": " + std::to_string(starved) + ", \"stalled_s\": " +
+                      std::to_string(stalled) + ", \"stalls\": " + std::to_string(stalls));
   return 0;
 }
 
@@ -374,19 +375,11 @@ int latency(const Options& o) {
   const double cpu = processCpuSeconds() - cpu0;
   rd_kafka_topic_destroy(rkt);
 
-  std::sort(us.begin(), us.end());
-  auto pct = [&](double q) {
-    size_t idx = static_cast<size_t>(q * static_cast<double>(us.size() - 1) + 0.5);
-    return us[std::min(idx, us.size() - 1)];
-  };
-  double sum = 0;
-  for (double v : us) sum += v;
-  std::printf(
-      "{\"mode\": \"latency\", \"request\": \"%s\", \"iterations\": %" PRId64
-      ", \"seconds\": %.6f, \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, "
-      "\"max_us\": %.1f, \"mean_us\": %.1f, \"client_cpu_s\": %.3f}\n",
-      request.c_str(), iterations, seconds, pct(0.50), pct(0.90), pct(0.99), us.back(),
-      sum / static_cast<double>(us.size()), cpu);
+  const tidemark::bench::LatencySummary l = tidemark::bench::summarize(std::move(us));
+  std::printf("{\"mode\": \"latency\", \"request\": \"%s\", \"iterations\": %" PRId64
+              ", \"seconds\": %.6f, \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, "
+              "\"max_us\": %.1f, \"mean_us\": %.1f, \"client_cpu_s\": %.3f}\n",
+              request.c_str(), iterations, seconds, l.p50, l.p90, l.p99, l.max, l.mean, cpu);
   return 0;
 }
 

@@ -42,6 +42,8 @@
 // or relay/direct (throughput) within a repetition. One JSON object on stdout;
 // progress on stderr. Exit code 0 ok, 1 failure, 2 usage.
 
+#include "bench/latency_summary.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -396,18 +398,12 @@ struct ClientResult {
     }
     res.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     res.bytes = static_cast<uint64_t>(o.warmup + o.iterations) * size;
-    std::sort(us.begin(), us.end());
-    auto pct = [&](double q) {
-      size_t idx = static_cast<size_t>(q * static_cast<double>(us.size() - 1) + 0.5);
-      return us[std::min(idx, us.size() - 1)];
-    };
-    double sum = 0;
-    for (double v : us) sum += v;
-    res.p50_us = pct(0.50);
-    res.p90_us = pct(0.90);
-    res.p99_us = pct(0.99);
-    res.max_us = us.back();
-    res.mean_us = sum / static_cast<double>(us.size());
+    const tidemark::bench::LatencySummary l = tidemark::bench::summarize(std::move(us));
+    res.p50_us = l.p50;
+    res.p90_us = l.p90;
+    res.p99_us = l.p99;
+    res.max_us = l.max;
+    res.mean_us = l.mean;
   } else {
     const size_t chunk = static_cast<size_t>(o.chunk_kib) << 10;
     std::vector<char> buf(chunk);
