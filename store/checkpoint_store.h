@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "protocol/store/checkpoint.pb.h"
+#include "sidecar/base/digest.h"
 #include "sidecar/base/status.h"
 
 namespace tidemark::store {
@@ -61,8 +62,8 @@ class CheckpointStore {
   virtual StatusOr<uint64_t> nextId(int64_t now_ms) = 0;
 };
 
-// SHA-256 of `data`, raw 32 bytes.
-std::string sha256(std::string_view data);
-std::string toHex(std::string_view bytes);
+// Blobs are addressed by SHA-256 (raw 32 bytes).
+using ::tidemark::sha256;
+using ::tidemark::toHex;
 
 }  // namespace tidemark::store

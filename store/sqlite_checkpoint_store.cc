@@ -1,7 +1,5 @@
 #include "store/sqlite_checkpoint_store.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <set>
 #include <vector>
@@ -48,24 +46,6 @@ StatusOr<Manifest> parseManifest(const std::string& bytes, int64_t id) {
 }
 
 }  // namespace
-
-std::string sha256(std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
-
-std::string toHex(std::string_view bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
-}
 
 StatusOr<std::unique_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::open(
     const std::string& path, uint32_t retained) {

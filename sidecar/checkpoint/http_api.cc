@@ -89,26 +89,23 @@ Response sealedAnswer(Coordinator& c, size_t partitions) {
 
 }  // namespace
 
-void registerRoutes(http::HttpServer& server, Coordinator& c, size_t max_blob_bytes) {
-  server.route("PUT", "/v1/state/{key...}", [&c, max_blob_bytes](const Request& req) {
-    const std::string& key = req.params.at("key");
-    if (Status s = validateKey(key); !s.isOk()) {
-      return Response::error(400, "invalid_key", s.message());
-    }
-    if (req.body.size() > max_blob_bytes) {
-      return Response::error(413, "payload_too_large",
-                             "state values are limited to http.max_blob_bytes (" +
-                                 std::to_string(max_blob_bytes) + " bytes); got " +
-                                 std::to_string(req.body.size()));
-    }
-    std::string type = req.header("content-type");
-    if (type.empty()) type = "application/octet-stream";
-    Status s = c.book().put(key, req.body, type, ifMatch(req));
-    if (!s.isOk()) return fromStatus(s);
-    Response r = Response::empty(204);
-    r.headers["ETag"] = StateBook::etag(*c.book().get(key, View::kStaged));
-    return r;
-  });
+void registerRoutes(http::HttpServer& server, Coordinator& c, const RouteLimits& limits) {
+  server.route(
+      "PUT", "/v1/state/{key...}",
+      [&c](const Request& req) {
+        const std::string& key = req.params.at("key");
+        if (Status s = validateKey(key); !s.isOk()) {
+          return Response::error(400, "invalid_key", s.message());
+        }
+        std::string type = req.header("content-type");
+        if (type.empty()) type = "application/octet-stream";
+        Status s = c.book().put(key, req.body, type, ifMatch(req));
+        if (!s.isOk()) return fromStatus(s);
+        Response r = Response::empty(204);
+        r.headers["ETag"] = StateBook::etag(*c.book().get(key, View::kStaged));
+        return r;
+      },
+      limits.max_blob_bytes);
   server.route("GET", "/v1/state/{key...}", [&c](const Request& req) {
     const std::string& key = req.params.at("key");
     if (Status s = validateKey(key); !s.isOk()) {
@@ -151,14 +148,18 @@ void registerRoutes(http::HttpServer& server, Coordinator& c, size_t max_blob_by
     applyAppCommit(c, AppCommit{std::move(*offsets), {}, {}});
     return sealedAnswer(c, partitions);
   });
-  server.route("POST", "/v1/commit", [&c](const Request& req) {
-    CommitError error;
-    auto commit = parseAppCommit(req.body, error);
-    if (!commit) return Response::error(400, error.code, error.message);
-    const size_t partitions = commit->offsets.size();
-    applyAppCommit(c, std::move(*commit));
-    return sealedAnswer(c, partitions);
-  });
+  // A commit document carries state base64-encoded: 4/3 of its bytes.
+  server.route(
+      "POST", "/v1/commit",
+      [&c](const Request& req) {
+        CommitError error;
+        auto commit = parseAppCommit(req.body, error);
+        if (!commit) return Response::error(400, error.code, error.message);
+        const size_t partitions = commit->offsets.size();
+        applyAppCommit(c, std::move(*commit));
+        return sealedAnswer(c, partitions);
+      },
+      limits.max_request_bytes + limits.max_blob_bytes / 3 * 4 + 4);
   server.route("POST", "/v1/checkpoints", [&c](const Request&, http::Reply reply) {
     c.checkpoint("request", [reply](StatusOr<uint64_t> id) {
       if (!id.isOk()) return reply(fromStatus(id.status()));

@@ -11,7 +11,10 @@
 
 namespace tidemark::checkpoint {
 
-// `max_blob_bytes`: the largest state value a PUT accepts (413 beyond).
-void registerRoutes(http::HttpServer& server, Coordinator& coordinator, size_t max_blob_bytes);
+struct RouteLimits {
+  size_t max_blob_bytes;     // the largest state value a PUT accepts (413 beyond)
+  size_t max_request_bytes;  // the largest JSON body (offsets, commits without state)
+};
+void registerRoutes(http::HttpServer& server, Coordinator& coordinator, const RouteLimits& limits);
 
 }  // namespace tidemark::checkpoint

@@ -226,6 +226,14 @@ Status validate(const Config& config, std::string_view source) {
     return invalidArgument(std::string(source) + ": http.listen: " + config.http().listen() +
                            " is already proxy.listen; give the HTTP API its own port");
   }
+  // Whoever reaches the HTTP API can rewrite the application's state.
+  const auto http = parseHostPort(config.http().listen());
+  if (http.isOk() && !isLoopback(http->host) && config.http().token_file().empty() &&
+      !config.http().allow_insecure_remote()) {
+    return invalidArgument(std::string(source) + ": http.listen: " + config.http().listen() +
+                           " is not a loopback address; set http.token_file (or " +
+                           "http.allow_insecure_remote: true to serve it unauthenticated)");
+  }
   const auto& tls = config.proxy().upstream().tls();
   if (tls.cert_file().empty() != tls.key_file().empty()) {
     return invalidArgument(std::string(source) + ": proxy.upstream.tls: cert_file and key_file " +

@@ -234,4 +234,8 @@ StatusOr<std::vector<HostPort>> parseHostPortList(std::string_view text) {
   return out;
 }
 
+bool isLoopback(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+}
+
 }  // namespace tidemark::config

@@ -33,6 +33,8 @@ struct HostPort {
   std::string toString() const;  // brackets an IPv6 host again
 };
 StatusOr<HostPort> parseHostPort(std::string_view text);
+// 127.0.0.0/8, ::1 or "localhost": reachable only from this host (pod).
+bool isLoopback(std::string_view host);
 
 // "http://host:port/path" (plain HTTP only: the application beside the sidecar).
 struct HttpUrl {

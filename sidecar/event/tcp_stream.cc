@@ -37,6 +37,14 @@ std::string TcpStream::take(size_t n) {
   return out;
 }
 
+void TcpStream::takeAllInto(std::string& dst) {
+  const size_t n = inputSize();
+  const size_t old = dst.size();
+  dst.resize(old + n);
+  int got = evbuffer_remove(input(), dst.data() + old, n);
+  dst.resize(old + (got < 0 ? 0 : static_cast<size_t>(got)));
+}
+
 void TcpStream::moveTo(TcpStream& dst, size_t n) {
   if (dst.closed_) {
     evbuffer_drain(input(), n);

@@ -64,6 +64,8 @@ class TcpStream {
   size_t peek(char* dst, size_t n) const;
   // Removes `n` input bytes into a contiguous string.
   std::string take(size_t n);
+  // Removes all input, appending it to `dst`.
+  void takeAllInto(std::string& dst);
   // Moves `n` input bytes to the end of `dst`'s output without copying data.
   void moveTo(TcpStream& dst, size_t n);
   // A hint: the owner will consume the first `n` input bytes as one unit (the

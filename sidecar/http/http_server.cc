@@ -1,51 +1,21 @@
 #include "sidecar/http/http_server.h"
 
 #include <chrono>
-
-#include <arpa/inet.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <cctype>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "sidecar/base/log.h"
+#include "sidecar/http/http_connection.h"
+#include "sidecar/http/token_file.h"
 
 namespace tidemark::http {
 namespace {
 
-const char* methodName(evhttp_cmd_type cmd) {
-  switch (cmd) {
-    case EVHTTP_REQ_GET:
-      return "GET";
-    case EVHTTP_REQ_POST:
-      return "POST";
-    case EVHTTP_REQ_PUT:
-      return "PUT";
-    case EVHTTP_REQ_DELETE:
-      return "DELETE";
-    case EVHTTP_REQ_HEAD:
-      return "HEAD";
-    case EVHTTP_REQ_OPTIONS:
-      return "OPTIONS";
-    case EVHTTP_REQ_PATCH:
-      return "PATCH";
-    default:
-      return "OTHER";
-  }
-}
-
-uint16_t boundPort(evhttp_bound_socket* handle) {
-  evutil_socket_t fd = evhttp_bound_socket_get_fd(handle);
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
+// Connections with nothing in flight and no bytes for this long are closed.
+constexpr std::chrono::seconds kIdleTimeout{60};
+constexpr std::chrono::milliseconds kSweepEvery{5000};
+constexpr size_t kMaxConnections = 4096;
 
 std::vector<std::string> split(const std::string& path) {
   std::vector<std::string> out;
@@ -64,32 +34,6 @@ int hexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// One outstanding evhttp request: dropped if its connection closes first.
-struct Pending {
-  evhttp_request* req;
-  bool answered = false;
-  bool gone = false;
-  // Heap-held watch given to the connection's close callback; deleted by
-  // whichever comes first: the reply (which removes the callback) or the close.
-  std::weak_ptr<Pending>* watch = nullptr;
-};
-
-void send(const std::shared_ptr<Pending>& p, const Response& response) {
-  if (p->answered || p->gone) return;
-  p->answered = true;
-  evkeyvalq* headers = evhttp_request_get_output_headers(p->req);
-  if (!response.body.empty() || response.status != 204) {
-    evhttp_add_header(headers, "Content-Type", response.content_type.c_str());
-  }
-  for (const auto& [name, value] : response.headers) {
-    evhttp_add_header(headers, name.c_str(), value.c_str());
-  }
-  evbuffer* out = evbuffer_new();
-  evbuffer_add(out, response.body.data(), response.body.size());
-  evhttp_send_reply(p->req, response.status, nullptr, out);
-  evbuffer_free(out);
 }
 
 }  // namespace
@@ -155,17 +99,21 @@ Response Response::error(int status, std::string_view code, std::string_view mes
 HttpServer::HttpServer(event::EventLoop& loop) : loop_(loop) {}
 
 HttpServer::~HttpServer() {
-  if (http_ != nullptr) evhttp_free(http_);
+  listener_.reset();
+  for (auto& [id, conn] : connections_) conn->close();
 }
 
-void HttpServer::route(std::string method, std::string pattern, Handler handler) {
-  Route r{std::move(method), pattern, split(pattern), std::move(handler)};
+void HttpServer::route(std::string method, std::string pattern, Handler handler,
+                       size_t max_body_bytes) {
+  Route r{std::move(method), pattern, split(pattern), std::move(handler), max_body_bytes};
   routes_.push_back(std::move(r));
 }
 
-void HttpServer::route(std::string method, std::string pattern, SyncHandler handler) {
+void HttpServer::route(std::string method, std::string pattern, SyncHandler handler,
+                       size_t max_body_bytes) {
   route(std::move(method), std::move(pattern),
-        Handler([h = std::move(handler)](const Request& req, Reply reply) { reply(h(req)); }));
+        Handler([h = std::move(handler)](const Request& req, Reply reply) { reply(h(req)); }),
+        max_body_bytes);
 }
 
 std::vector<std::pair<std::string, std::string>> HttpServer::routes() const {
@@ -174,25 +122,64 @@ std::vector<std::pair<std::string, std::string>> HttpServer::routes() const {
   return out;
 }
 
-Status HttpServer::start(const config::HostPort& address, size_t max_body_bytes) {
-  http_ = evhttp_new(loop_.base());
-  if (http_ == nullptr) return internalError("libevent: evhttp_new failed");
-  evhttp_set_max_body_size(http_, static_cast<ev_ssize_t>(max_body_bytes));
-  evhttp_set_max_headers_size(http_, 64 * 1024);
-  evhttp_set_timeout(http_, 60);
-  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-  evhttp_set_gencb(http_, &HttpServer::onRequest, this);
-  evhttp_bound_socket* handle =
-      evhttp_bind_socket_with_handle(http_, address.host.c_str(), address.port);
-  if (handle == nullptr) {
+size_t HttpServer::inFlight() const {
+  size_t n = 0;
+  for (const auto& [id, conn] : connections_) n += conn->inFlight();
+  return n;
+}
+
+Status HttpServer::start(const config::HostPort& address, size_t default_max_body_bytes) {
+  default_max_body_ = default_max_body_bytes;
+  auto listener = event::TcpListener::listen(
+      loop_, address, [this](int fd, std::string peer) { accept(fd, std::move(peer)); });
+  if (!listener.isOk()) {
     return unavailable("http: cannot listen on " + address.toString() + ": " +
-                       std::strerror(errno));
+                       listener.status().message());
   }
-  bound_ = address;
-  bound_.port = boundPort(handle);
+  listener_ = std::move(*listener);
+  bound_ = listener_->address();
+  idle_sweep_ = loop_.createTimer([this] {
+    sweepIdle();
+    idle_sweep_->arm(kSweepEvery);
+  });
+  idle_sweep_->arm(kSweepEvery);
   TM_LOG(Info, "http", "listening").kv("addr", bound_.toString());
   return Status::ok();
+}
+
+void HttpServer::accept(int fd, std::string peer) {
+  if (connections_.size() >= kMaxConnections) {
+    TM_LOG(Warn, "http", "connection refused: too many open").kv("peer", peer);
+    ::close(fd);
+    return;
+  }
+  const uint64_t id = next_connection_id_++;
+  auto conn = std::make_shared<Connection>(*this, id);
+  std::weak_ptr<Connection> weak = conn;
+  event::TcpStream::Callbacks callbacks;
+  callbacks.on_data = [weak] {
+    if (auto c = weak.lock()) c->onData();
+  };
+  // The stream must not be destroyed inside its own callback: drop it later.
+  callbacks.on_closed = [this, id, alive = std::weak_ptr<bool>(alive_)](std::string) {
+    loop_.post([this, id, alive] {
+      if (!alive.expired()) connections_.erase(id);
+    });
+  };
+  conn->attach(event::TcpStream::adopt(loop_, fd, std::move(peer), std::move(callbacks)));
+  connections_.emplace(id, std::move(conn));
+}
+
+void HttpServer::sweepIdle() {
+  const auto cutoff = std::chrono::steady_clock::now() - kIdleTimeout;
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (it->second->idleSince(cutoff)) {
+      it->second->close();
+      it = connections_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 // The registry's children are looked up once per (route, method, status):
@@ -215,13 +202,8 @@ void HttpServer::record(const std::string& route, const std::string& method, int
   duration->observe(seconds);
 }
 
-void HttpServer::onRequest(evhttp_request* req, void* self) {
-  static_cast<HttpServer*>(self)->handle(req);
-}
-
-bool HttpServer::match(const Route& route, const std::string& path,
+bool HttpServer::match(const Route& route, const std::vector<std::string>& parts,
                        std::map<std::string, std::string>& params, bool& bad) {
-  const std::vector<std::string> parts = split(path);
   const auto& segs = route.segments;
   for (size_t i = 0; i < segs.size(); ++i) {
     const std::string& seg = segs[i];
@@ -247,87 +229,45 @@ bool HttpServer::match(const Route& route, const std::string& path,
   return segs.size() == parts.size();
 }
 
-void HttpServer::handle(evhttp_request* req) {
-  auto pending = std::make_shared<Pending>(Pending{req});
-  // If the client goes away before a deferred answer, evhttp frees the request;
-  // the close callback marks it gone. It holds only a weak reference, so it is
-  // safe whether the Reply was called, dropped, or is still waiting.
-  evhttp_connection* conn = evhttp_request_get_connection(req);
-  pending->watch = new std::weak_ptr<Pending>(pending);
-  evhttp_connection_set_closecb(
-      conn,
-      [](evhttp_connection*, void* arg) {
-        auto* watch = static_cast<std::weak_ptr<Pending>*>(arg);
-        if (auto p = watch->lock()) {
-          p->gone = true;
-          p->watch = nullptr;
-        }
-        delete watch;
-      },
-      pending->watch);
-  Request request;
-  request.method = methodName(evhttp_request_get_command(req));
-  auto route_label = std::make_shared<std::string>("unmatched");
-  Reply reply = [this, pending, conn, route_label, method = request.method,
-                 started = std::chrono::steady_clock::now()](Response r) {
-    if (!pending->gone && pending->watch != nullptr) {
-      evhttp_connection_set_closecb(conn, nullptr, nullptr);
-      delete pending->watch;
-      pending->watch = nullptr;
-    }
-    send(pending, r);
-    if (metrics_ != nullptr) {
-      record(*route_label, method, r.status,
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    }
-  };
-
-  const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
-  const char* raw_path = uri ? evhttp_uri_get_path(uri) : nullptr;
-  const char* raw_query = uri ? evhttp_uri_get_query(uri) : nullptr;
-  request.path = raw_path && *raw_path ? raw_path : "/";
-  if (raw_query != nullptr) {
-    std::string_view q(raw_query);
-    while (!q.empty()) {
-      size_t amp = q.find('&');
-      std::string_view pair = q.substr(0, amp);
-      size_t eq = pair.find('=');
-      auto k = percentDecode(pair.substr(0, eq), true);
-      auto v = percentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-      if (!k || !v) {
-        return reply(Response::error(400, "bad_request", "malformed query string"));
-      }
-      request.query[*k] = *v;
-      if (amp == std::string_view::npos) break;
-      q.remove_prefix(amp + 1);
-    }
+HttpServer::Resolved HttpServer::resolve(const std::string& method, const std::string& path,
+                                         const std::string& authorization) const {
+  Resolved out;
+  const bool read = method == "GET" || method == "HEAD";
+  // Exactly these two paths: no prefix, no normalisation, no query tricks
+  // (the query is not part of `path`).
+  const bool exempt = read && (path == "/healthz" || path == "/readyz");
+  if (token_ != nullptr && !exempt && !token_->accepts(authorization)) {
+    Response r = Response::error(
+        401, "unauthenticated",
+        authorization.empty() ? "this API needs a bearer token" : "the bearer token is not valid");
+    r.headers["WWW-Authenticate"] = "Bearer";
+    out.error = std::move(r);
+    return out;
   }
-  for (evkeyval* h = evhttp_request_get_input_headers(req)->tqh_first; h; h = h->next.tqe_next) {
-    std::string name = h->key;
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    request.headers[name] = h->value;
-  }
-  evbuffer* in = evhttp_request_get_input_buffer(req);
-  request.body.resize(evbuffer_get_length(in));
-  evbuffer_copyout(in, request.body.data(), request.body.size());
-
+  const std::string& want = method == "HEAD" ? std::string("GET") : method;
+  const std::vector<std::string> parts = split(path);
   bool path_known = false;
   for (const Route& route : routes_) {
     std::map<std::string, std::string> params;
     bool bad = false;
-    if (!match(route, request.path, params, bad)) {
-      if (bad) return reply(Response::error(400, "bad_request", "malformed percent-encoding"));
+    if (!match(route, parts, params, bad)) {
+      if (bad) {
+        out.error = Response::error(400, "bad_request", "malformed percent-encoding");
+        return out;
+      }
       continue;
     }
     path_known = true;
-    *route_label = route.pattern;
-    if (route.method != request.method) continue;
-    request.params = std::move(params);
-    return route.handler(request, std::move(reply));
+    out.label = route.pattern;
+    if (route.method != want) continue;
+    out.route = &route;
+    out.params = std::move(params);
+    return out;
   }
-  reply(path_known ? Response::error(405, "method_not_allowed",
-                                     request.method + " is not allowed on " + request.path)
-                   : Response::error(404, "not_found", "no route " + request.path));
+  out.error =
+      path_known ? Response::error(405, "method_not_allowed", method + " is not allowed on " + path)
+                 : Response::error(404, "not_found", "no route " + path);
+  return out;
 }
 
 }  // namespace tidemark::http

@@ -1,17 +1,23 @@
 #pragma once
 
-// The local HTTP API's server: the one seam over libevent's evhttp. Routes are
-// registered before start() as (method, pattern); a pattern's segments are
-// literals, `{name}` (one percent-decoded segment) or a final `{name...}` (the
+// The local HTTP API's server: HTTP/1.1 with keep-alive and pipelining on the
+// event layer's TcpStream (framing in http_parser.h). Routes are registered
+// before start() as (method, pattern); a pattern's segments are literals,
+// `{name}` (one percent-decoded segment) or a final `{name...}` (the
 // percent-decoded rest of the path). A handler gets the request and a Reply it
 // calls exactly once, now or later (from the loop thread): that is how answers
-// that wait for a checkpoint are given. Runs on its EventLoop's thread.
+// that wait for a checkpoint are given. Answers leave in request order. HEAD is
+// served by the GET route, without the body. Runs on its EventLoop's thread.
 //
-// Errors are JSON: {"error": {"code": "not_found", "message": "..."}}.
+// Every error is JSON, whatever stage finds it (framing, auth, routing, size):
+// {"error": {"code": "not_found", "message": "..."}}. A body beyond its
+// route's limit is refused with 413 from Content-Length alone, before it is
+// read (or, with "Expect: 100-continue", before the client sends it).
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -20,10 +26,8 @@
 #include "sidecar/base/status.h"
 #include "sidecar/config/scalars.h"
 #include "sidecar/event/event_loop.h"
+#include "sidecar/event/tcp_listener.h"
 #include "sidecar/metrics/registry.h"
-
-struct evhttp;
-struct evhttp_request;
 
 namespace tidemark::http {
 
@@ -59,6 +63,8 @@ using Reply = std::function<void(Response)>;
 using Handler = std::function<void(const Request&, Reply)>;
 using SyncHandler = std::function<Response(const Request&)>;
 
+class TokenFile;
+
 class HttpServer {
  public:
   explicit HttpServer(event::EventLoop& loop);
@@ -66,19 +72,27 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  void route(std::string method, std::string pattern, Handler handler);
-  void route(std::string method, std::string pattern, SyncHandler handler);
+  // `max_body_bytes` 0 means the server's default (start()).
+  void route(std::string method, std::string pattern, Handler handler, size_t max_body_bytes = 0);
+  void route(std::string method, std::string pattern, SyncHandler handler,
+             size_t max_body_bytes = 0);
+
+  // Every request must then carry the token (401 otherwise), except GET or
+  // HEAD of exactly /healthz and /readyz. `token` must outlive the server.
+  void requireToken(const TokenFile* token) { token_ = token; }
 
   // Counts requests by route pattern, method and status, and their duration
   // (tidemark_http_requests_total, tidemark_http_request_duration_seconds).
   void setMetrics(metrics::Registry& registry) { metrics_ = &registry; }
 
-  // Binds and starts serving. `address.port` 0 picks a free port. Bodies
-  // beyond `max_body_bytes` are refused by libevent itself (413 with its own
-  // HTML page, the connection closed) before any handler runs: set it above
-  // what routes accept, so that routes answer their own limits in JSON and
-  // this one only bounds memory.
-  Status start(const config::HostPort& address, size_t max_body_bytes);
+  // Binds and starts serving. `address.port` 0 picks a free port.
+  // `default_max_body_bytes` bounds the body of routes without their own limit.
+  Status start(const config::HostPort& address, size_t default_max_body_bytes);
+
+  // Stops accepting connections; open ones are served until they close.
+  void stopAccepting() { listener_.reset(); }
+  // Requests received whose answer has not been sent yet.
+  size_t inFlight() const;
 
   // The bound address (meaningful after start()).
   config::HostPort boundAddress() const { return bound_; }
@@ -87,23 +101,41 @@ class HttpServer {
   std::vector<std::pair<std::string, std::string>> routes() const;
 
  private:
+  class Connection;
+  friend class Connection;
   struct Route {
     std::string method;
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    size_t max_body_bytes;
   };
-  static void onRequest(evhttp_request* req, void* self);
-  void handle(evhttp_request* req);
+  // What a request head resolves to before its body is read.
+  struct Resolved {
+    const Route* route = nullptr;  // null: answer `error`
+    std::map<std::string, std::string> params;
+    std::optional<Response> error;
+    std::string label = "unmatched";  // the metrics' route label
+  };
+  Resolved resolve(const std::string& method, const std::string& path,
+                   const std::string& authorization) const;
   // Matches `path` against a route's segments, filling params. Returns false
   // on no match; sets `bad` when a segment does not percent-decode.
-  static bool match(const Route& route, const std::string& path,
+  static bool match(const Route& route, const std::vector<std::string>& parts,
                     std::map<std::string, std::string>& params, bool& bad);
+  void accept(int fd, std::string peer);
+  void sweepIdle();
 
   event::EventLoop& loop_;
-  evhttp* http_ = nullptr;
+  std::unique_ptr<event::TcpListener> listener_;
+  std::unique_ptr<event::Timer> idle_sweep_;
   config::HostPort bound_;
+  size_t default_max_body_ = 0;
   std::vector<Route> routes_;
+  const TokenFile* token_ = nullptr;
+  uint64_t next_connection_id_ = 0;
+  std::map<uint64_t, std::shared_ptr<Connection>> connections_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   metrics::Registry* metrics_ = nullptr;
   void record(const std::string& route, const std::string& method, int status, double seconds);
   std::map<std::tuple<std::string, std::string, int>, metrics::Counter*> request_counts_;

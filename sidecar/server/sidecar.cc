@@ -62,13 +62,16 @@ Status Sidecar::start() {
                          ? proxy::CommitMode::kSync
                          : proxy::CommitMode::kCheckpoint);
   proxy_.setOffsetHooks(offset_hooks_.get());
-  checkpoint::registerRoutes(http_, *coordinator_, config_.http().max_blob_bytes());
+  checkpoint::registerRoutes(http_, *coordinator_,
+                             {config_.http().max_blob_bytes(), config_.http().max_request_bytes()});
   addHealthRoutes();
+  if (!config_.http().token_file().empty()) {
+    TM_ASSIGN_OR_RETURN(token_, http::TokenFile::open(loop_, config_.http().token_file()));
+    http_.requireToken(token_.get());
+  }
   TM_RETURN_IF_ERROR(proxy_.start());
   TM_ASSIGN_OR_RETURN(config::HostPort http_addr, config::parseHostPort(config_.http().listen()));
-  // A commit document carries state base64-encoded (4/3 the bytes) plus JSON.
-  const uint64_t max_blob = config_.http().max_blob_bytes();
-  TM_RETURN_IF_ERROR(http_.start(http_addr, max_blob / 3 * 4 + 8 + (1 << 20)));
+  TM_RETURN_IF_ERROR(http_.start(http_addr, config_.http().max_request_bytes()));
   return Status::ok();
 }
 

@@ -11,6 +11,7 @@
 #include "sidecar/config/loader.h"
 #include "sidecar/event/event_loop.h"
 #include "sidecar/http/http_server.h"
+#include "sidecar/http/token_file.h"
 #include "sidecar/kafka/group_committer.h"
 #include "sidecar/proxy/proxy.h"
 #include "sidecar/server/offset_hooks_adapter.h"
@@ -39,7 +40,8 @@ class Sidecar {
 
   config::Config config_;
   event::EventLoop& loop_;
-  metrics::Registry metrics_;  // before everything that publishes in it
+  metrics::Registry metrics_;               // before everything that publishes in it
+  std::unique_ptr<http::TokenFile> token_;  // http.token_file, if set; outlives http_
   http::HttpServer http_;
   std::unique_ptr<checkpoint::Coordinator> coordinator_;
   std::unique_ptr<checkpoint::AppCallback> app_callback_;   // checkpoint.app_callback, if set

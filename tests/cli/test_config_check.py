@@ -27,7 +27,7 @@ log: {level: info}
 # (name, file content, expected stderr line after "tidemark: config error: FILE")
 BAD = [
     ("unknown_key", "proxxy: {}\n", ":1: proxxy: unknown field (top level has: job, proxy, http, "
-     "checkpoint, store, remote, log, offsets, state)"),
+     "checkpoint, store, remote, log, offsets, state, shutdown)"),
     ("unknown_nested_key", UPSTREAM + "checkpoint: {intervall: 5s}\n",
      ":2: checkpoint.intervall: unknown field (checkpoint has: interval, max_messages, min_pause, "
      "retained, tolerable_failures, timeout, app_callback)"),
