@@ -143,6 +143,11 @@ Status HttpServer::start(const config::HostPort& address, size_t default_max_bod
     idle_sweep_->arm(kSweepEvery);
   });
   idle_sweep_->arm(kSweepEvery);
+  // One line per route: what tests/integration/test_openapi.py compares
+  // with docs/api/openapi.yaml.
+  for (const Route& r : routes_) {
+    TM_LOG(Debug, "http", "route").kv("method", r.method).kv("pattern", r.pattern);
+  }
   TM_LOG(Info, "http", "listening").kv("addr", bound_.toString());
   return Status::ok();
 }
