@@ -388,10 +388,12 @@ class StoreWriter {
   StoreWriter(const fs::path& path, uint32_t retained)
       : store_(check(SqliteCheckpointStore::open(path.string(), retained), "open store")) {}
 
-  // Commits `m` under a fresh id; returns the microseconds commit() took. The
-  // id is drawn outside the clock: the coordinator does it before commit too,
-  // and it is a read.
-  double commit(Manifest& m, const tidemark::store::BlobSource& source) {
+  // Commits `m` under a fresh id, then compacts, as the coordinator does (its
+  // answer goes out between the two); returns the microseconds commit() took
+  // and sets `compact_us` to compact()'s. The id is drawn outside the clock: the
+  // coordinator does it before commit too, and it is a read.
+  double commit(Manifest& m, const tidemark::store::BlobSource& source,
+                double* compact_us = nullptr) {
     const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -399,7 +401,11 @@ class StoreWriter {
     m.set_created_at_ms(now_ms);
     const auto t0 = Clock::now();
     check(store_->commit(m, source), "store commit");
-    return microsSince(t0);
+    const double us = microsSince(t0);
+    const auto t1 = Clock::now();
+    check(store_->compact(), "store compact");
+    if (compact_us != nullptr) *compact_us = microsSince(t1);
+    return us;
   }
 
  private:
@@ -436,9 +442,10 @@ int runCommit(const Options& o) {
   Manifest manifest = buildManifest(blobs, partitions, 0);
   std::string manifest_bytes;
   Timed bare_t, store_t;
+  std::vector<double> compact_us;
 
   // Warm-up (untimed) fills the store to `retained` checkpoints, so every
-  // measured commit also prunes, as in steady state.
+  // measured commit is followed by a compaction, as in steady state.
   for (int it = -warmup; it < iterations; ++it) {
     for (size_t i = 0; i < blobs.count(); ++i) blobs.rewrite(i);
     refreshHashes(manifest, blobs, it + warmup + 1);
@@ -453,8 +460,12 @@ int runCommit(const Options& o) {
     };
     auto runStore = [&] {
       const uint64_t b0 = bytesWritten();
-      const double us = store.commit(manifest, source);
-      if (it >= 0) store_t.add(us, b0);
+      double compacted = 0;
+      const double us = store.commit(manifest, source, &compacted);
+      if (it >= 0) {
+        store_t.add(us, b0);  // bytes: the commit's and the compaction's
+        compact_us.push_back(compacted);
+      }
     };
     if (it % 2 == 0) {
       runBare();
@@ -472,11 +483,12 @@ int runCommit(const Options& o) {
       "\"manifest_bytes\": %zu, \"retained\": %u,\n"
       " \"bare\": %s, \"bare_bytes_written\": %.0f,\n"
       " \"store\": %s, \"store_bytes_written\": %.0f,\n"
+      " \"compact\": %s,\n"
       " \"ratio_p50\": %.3f, \"ratio_p99\": %.3f, \"ratio_mean\": %.3f}\n",
       jsonEscape(dir.path()).c_str(), filesystemOf(dir.path()).c_str(), iterations, warmup,
       partitions, blobs.count(), blobs.data(0).size(), manifest_bytes.size(), retained,
-      json(b).c_str(), bare_t.bytesPerOp(), json(s).c_str(), store_t.bytesPerOp(), s.p50 / b.p50,
-      s.p99 / b.p99, s.mean / b.mean);
+      json(b).c_str(), bare_t.bytesPerOp(), json(s).c_str(), store_t.bytesPerOp(),
+      json(summarize(compact_us)).c_str(), s.p50 / b.p50, s.p99 / b.p99, s.mean / b.mean);
   return 0;
 }
 

@@ -8,8 +8,12 @@
 // - commit() is atomic: after a crash at any point, a reader sees either the
 //   previous checkpoints or the previous ones plus the new one, complete with
 //   every blob it references. Nothing partial is ever visible.
-// - After each commit only the newest `retained` checkpoints are kept, and
-//   blobs no kept checkpoint references are deleted in the same transaction.
+// - compact() keeps only the newest `retained` checkpoints and deletes, in one
+//   transaction, the blobs no kept checkpoint references; it also does the
+//   store's other deferred housekeeping (folding SQLite's WAL into the
+//   database). The owner calls it after answering for a commit: none of it is
+//   on the path the application waits on. Until then a commit may leave
+//   `retained` + 1 checkpoints.
 // - Errors are Status values: ResourceExhausted (disk full),
 //   FailedPrecondition (read-only), Unavailable (locked), DataLoss (corrupt).
 //   A failed commit changes nothing; the caller may retry.
@@ -47,6 +51,7 @@ class CheckpointStore {
   virtual ~CheckpointStore() = default;
 
   virtual Status commit(const Manifest& manifest, const BlobSource& blobs) = 0;
+  virtual Status compact() = 0;
   // The last successful commit's figures.
   virtual CommitStats lastCommit() const = 0;
 

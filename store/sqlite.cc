@@ -146,6 +146,24 @@ StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path, bool
 
 Database::~Database() { sqlite3_close(db_); }
 
+void Database::takeOverWalCheckpoints() {
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Database*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
+}
+
+Status Database::checkpointWal() {
+  int log = 0, done = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  if (rc != SQLITE_OK) return sqliteStatus(rc, path_ + ": WAL checkpoint: " + sqlite3_errmsg(db_));
+  wal_frames_ = log - done;
+  return Status::ok();
+}
+
 Status Database::exec(const std::string& sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);

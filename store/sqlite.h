@@ -64,10 +64,22 @@ class Database {
   StatusOr<std::string> integrityCheck();
   const std::string& path() const { return path_; }
 
+  // Stops SQLite's automatic WAL checkpoints, which otherwise run inside
+  // whichever commit crosses the threshold (copying pages into the database
+  // and fsyncing it while the caller waits); counts the WAL's frames instead
+  // so the owner can checkpoint when nobody waits (checkpointWal).
+  void takeOverWalCheckpoints();
+  // Frames in the WAL after the last commit (with takeOverWalCheckpoints).
+  int walFrames() const { return wal_frames_; }
+  // Copies the WAL's frames into the database (PASSIVE: never waits for
+  // readers), so the next writer can start the WAL over.
+  Status checkpointWal();
+
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  int wal_frames_ = 0;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back if destroyed before commit().

@@ -56,6 +56,7 @@ StatusOr<std::unique_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::open(
       new SqliteCheckpointStore(std::move(db), std::max<uint32_t>(retained, 1)));
   TM_RETURN_IF_ERROR(store->migrate());
   TM_RETURN_IF_ERROR(store->loadReferences());
+  store->db_->takeOverWalCheckpoints();
   return store;
 }
 
@@ -117,9 +118,9 @@ Status SqliteCheckpointStore::prepareWrites() {
   return Status::ok();
 }
 
-// One transaction: the new blobs, the checkpoint row, then the checkpoints
-// beyond `retained_` and the blobs only they referenced. The in-memory
-// reference counts change only once the transaction has committed.
+// One transaction: the new blobs and the checkpoint row. Dropping what falls
+// out of retention is compact()'s, after the answer: it is not what the
+// application waits for.
 Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource& blobs) {
   std::string encoded;
   if (!manifest.SerializeToString(&encoded)) return internalError("manifest does not serialize");
@@ -152,51 +153,65 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
                          .bindText(3, manifest.trigger())
                          .bindBlob(4, encoded)
                          .run());
-  TM_ASSIGN_OR_RETURN(Pruned pruned, prune(manifest));
   TM_RETURN_IF_ERROR(tx.commit());
   last_commit_ = stats;
   track(id, manifest);
-  for (uint64_t dropped : pruned.checkpoints) {
-    for (const auto& h : refs_[dropped]) {
-      if (--ref_count_[h] == 0) ref_count_.erase(h);
-    }
-    refs_.erase(dropped);
-  }
   return Status::ok();
 }
 
-// Inside commit's transaction: drops the checkpoints beyond the newest
-// `retained_` (counting `added`) and the blobs no remaining one references.
-StatusOr<SqliteCheckpointStore::Pruned> SqliteCheckpointStore::prune(const Manifest& added) {
-  Pruned out;
-  const size_t total = refs_.size() + 1;
-  if (total <= retained_) return out;
-  auto it = refs_.begin();
-  for (size_t i = 0; i < total - retained_ && it != refs_.end(); ++i, ++it) {
-    out.checkpoints.push_back(it->first);
+// After a commit was answered: drop what fell out of retention, then fold
+// the WAL into the database once it has grown (SQLite's own automatic
+// checkpoint is off: it would run inside a commit someone waits for).
+Status SqliteCheckpointStore::compact() {
+  TM_RETURN_IF_ERROR(prune());
+  if (db_->walFrames() >= kWalCheckpointFrames) TM_RETURN_IF_ERROR(db_->checkpointWal());
+  return Status::ok();
+}
+
+// One transaction: the checkpoints beyond the newest `retained_` and the
+// blobs no remaining one references. It is committed without its own fsync
+// (synchronous=NORMAL): the WAL keeps transactions in order, so it becomes
+// durable with the next checkpoint's fsync, and a crash before that loses
+// only the pruning, which the next prune() redoes. The in-memory reference
+// counts change only once the transaction has committed.
+Status SqliteCheckpointStore::prune() {
+  if (refs_.size() <= retained_) return Status::ok();
+  TM_RETURN_IF_ERROR(prepareWrites());
+  std::vector<uint64_t> dropped;
+  for (auto it = refs_.begin(); refs_.size() - dropped.size() > retained_; ++it) {
+    dropped.push_back(it->first);
   }
-  // Reference counts after the change: +1 for the added checkpoint's blobs,
-  // -1 for each dropped checkpoint's.
-  std::map<std::string, int64_t> delta;
-  for (const auto& s : added.state()) delta[s.sha256()] = 1;
-  for (uint64_t dropped : out.checkpoints) {
-    for (const auto& h : refs_.at(dropped)) --delta[h];
+  std::map<std::string, int64_t> delta;  // reference count changes
+  for (uint64_t id : dropped) {
+    for (const auto& h : refs_.at(id)) --delta[h];
   }
-  Statement& drop = writes_->drop_checkpoint;
-  for (uint64_t dropped : out.checkpoints) {
-    drop.reset();
-    TM_RETURN_IF_ERROR(drop.bind(1, static_cast<int64_t>(dropped)).run());
+  TM_RETURN_IF_ERROR(db_->exec("PRAGMA synchronous=NORMAL"));
+  Status s = [&]() -> Status {
+    TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
+    Statement& drop = writes_->drop_checkpoint;
+    for (uint64_t id : dropped) {
+      drop.reset();
+      TM_RETURN_IF_ERROR(drop.bind(1, static_cast<int64_t>(id)).run());
+    }
+    Statement& gc = writes_->drop_blob;
+    for (const auto& [hash, change] : delta) {
+      if (ref_count_.at(hash) + change > 0) continue;
+      gc.reset();
+      TM_RETURN_IF_ERROR(gc.bindBlob(1, hash).run());
+    }
+    return tx.commit();
+  }();
+  Status restored = db_->exec("PRAGMA synchronous=FULL");
+  TM_RETURN_IF_ERROR(s);
+  // Every later commit must fsync: refuse to go on without it.
+  if (!restored.isOk()) return restored.withPrefix("restoring synchronous=FULL");
+  for (uint64_t id : dropped) {
+    for (const auto& h : refs_[id]) {
+      if (--ref_count_[h] == 0) ref_count_.erase(h);
+    }
+    refs_.erase(id);
   }
-  Statement& gc = writes_->drop_blob;
-  for (const auto& [hash, change] : delta) {
-    if (change >= 0) continue;
-    auto count = ref_count_.find(hash);
-    const int64_t now = count == ref_count_.end() ? 0 : count->second;
-    if (now + change > 0) continue;
-    gc.reset();
-    TM_RETURN_IF_ERROR(gc.bindBlob(1, hash).run());
-  }
-  return out;
+  return Status::ok();
 }
 
 StatusOr<std::optional<Manifest>> SqliteCheckpointStore::queryOne(const std::string& sql,

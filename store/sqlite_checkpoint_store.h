@@ -1,6 +1,6 @@
 #pragma once
 
-// CheckpointStore on a local SQLite database, format version 1
+// CheckpointStore on a local SQLite database, format version 2
 // (docs/store-format.md).
 
 #include <map>
@@ -25,6 +25,9 @@ class SqliteCheckpointStore : public CheckpointStore {
                                                                uint32_t retained);
 
   Status commit(const Manifest& manifest, const BlobSource& blobs) override;
+  Status compact() override;
+  // WAL size (pages) at which compact() checkpoints it: SQLite's default.
+  static constexpr int kWalCheckpointFrames = 1000;
   CommitStats lastCommit() const override { return last_commit_; }
   StatusOr<std::optional<Manifest>> latest() override;
   StatusOr<std::optional<Manifest>> get(uint64_t id) override;
@@ -39,13 +42,10 @@ class SqliteCheckpointStore : public CheckpointStore {
  private:
   SqliteCheckpointStore(std::unique_ptr<Database> db, uint32_t retained)
       : db_(std::move(db)), retained_(retained) {}
-  struct Pruned {
-    std::vector<uint64_t> checkpoints;  // ids dropped, oldest first
-  };
   Status migrate();
   Status loadReferences();
+  Status prune();
   void track(uint64_t id, const Manifest& m);
-  StatusOr<Pruned> prune(const Manifest& added);
   StatusOr<std::optional<Manifest>> queryOne(const std::string& sql, int64_t arg, bool bind);
 
   struct Writes {

@@ -238,6 +238,17 @@ void Coordinator::commit(const std::string& trigger) {
         return r;
       },
       [this, seal = view->seal](Result r) { finish(seal, std::move(r)); });
+  // Queued behind the commit, so its answer has already been posted: what
+  // falls out of retention is dropped after the application was told.
+  worker_->submit<Status>([](store::CheckpointStore& store) { return store.compact(); },
+                          [](Status s) {
+                            if (!s.isOk()) {
+                              TM_LOG(Warn, "checkpoint",
+                                     "pruning old checkpoints failed; retried "
+                                     "after the next checkpoint")
+                                  .kv("error", s.toString());
+                            }
+                          });
 }
 
 void Coordinator::onTimeout() {

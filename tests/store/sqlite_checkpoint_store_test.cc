@@ -109,11 +109,12 @@ TEST_F(StoreTest, ShouldWriteAnUnchangedBlobOnlyOnce) {
   EXPECT_EQ(second.asked, 1);  // only the changed blob was needed
 }
 
-TEST_F(StoreTest, ShouldKeepTheRetainedCheckpointsAndCollectUnreferencedBlobs) {
+TEST_F(StoreTest, ShouldKeepTheRetainedCheckpointsAndCollectUnreferencedBlobsWhenPruned) {
   auto store = open(/*retained=*/2);
   for (uint64_t id = 1; id <= 4; ++id) {
     Built b = build(id, {{"k", "v" + std::to_string(id)}}, static_cast<int64_t>(id));
     ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+    ASSERT_TRUE(store->compact().isOk());
   }
   auto all = store->list();
   ASSERT_TRUE(all.isOk());
@@ -125,6 +126,24 @@ TEST_F(StoreTest, ShouldKeepTheRetainedCheckpointsAndCollectUnreferencedBlobs) {
   EXPECT_TRUE(*store->hasBlob(sha256("v3")));
   EXPECT_FALSE(store->get(1)->has_value());
   EXPECT_TRUE(store->get(3)->has_value());
+}
+
+TEST_F(StoreTest, ShouldLeaveRetentionToPruneAndCatchUpOnEverythingMissed) {
+  auto store = open(/*retained=*/2);
+  for (uint64_t id = 1; id <= 4; ++id) {
+    Built b = build(id, {{"k", "v" + std::to_string(id)}, {"same", "x"}}, 1);
+    ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+  }
+  EXPECT_EQ(store->list()->size(), 4u);  // commit never deletes
+  store.reset();
+  store = open(/*retained=*/2);  // the references are rebuilt from the manifests
+  ASSERT_TRUE(store->compact().isOk());
+  ASSERT_EQ(store->list()->size(), 2u);
+  EXPECT_FALSE(*store->hasBlob(sha256("v2")));
+  EXPECT_TRUE(*store->hasBlob(sha256("v3")));
+  EXPECT_TRUE(*store->hasBlob(sha256("x")));  // still referenced
+  ASSERT_TRUE(store->compact().isOk());       // nothing more to do
+  EXPECT_EQ(store->list()->size(), 2u);
 }
 
 TEST_F(StoreTest, ShouldLeaveNothingBehindWhenACommitFails) {
@@ -223,6 +242,7 @@ TEST_F(StoreTest, ShouldMigrateAFormat1StoreKeepingEveryCheckpointAndBlob) {
   // Retention still collects what only a dropped checkpoint referenced.
   Built three = build(3, {{"shared", "in both"}}, 30);
   ASSERT_TRUE(store->commit(three.manifest, three.source()).isOk());
+  ASSERT_TRUE(store->compact().isOk());
   EXPECT_FALSE(*store->hasBlob(sha256("only in one")));
   EXPECT_TRUE(*store->hasBlob(sha256("in both")));
   store.reset();
@@ -260,6 +280,9 @@ TEST_F(StoreTest, ShouldNeverLoseOrTearACheckpointWhenKilledAtRandomMoments) {
             build(id, {{"state", blob}, {"id", std::to_string(id)}}, static_cast<int64_t>(id));
         if (!(*store)->commit(b.manifest, b.source()).isOk()) _exit(4);
         if (write(fds[1], &id, sizeof(id)) != sizeof(id)) _exit(5);
+        // As the coordinator does: compact after reporting, without an fsync
+        // of its own, so kills land inside compaction too.
+        if (!(*store)->compact().isOk()) _exit(6);
       }
     }
     close(fds[1]);

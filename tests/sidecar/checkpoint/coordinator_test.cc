@@ -37,6 +37,7 @@ class StallingStore : public store::CheckpointStore {
     }
     return real_->commit(m, blobs);
   }
+  Status compact() override { return real_->compact(); }
   store::CommitStats lastCommit() const override { return real_->lastCommit(); }
   StatusOr<std::optional<store::Manifest>> latest() override { return real_->latest(); }
   StatusOr<std::optional<store::Manifest>> get(uint64_t id) override { return real_->get(id); }
