@@ -187,6 +187,8 @@ int runDev(const std::vector<std::string>& argv) {
       {"proxy.upstream.bootstrap_servers", (*cluster)->bootstrapServers()},
       {"store.path", data_dir + "/tidemark.db"},
       {"job.id", "dev"},
+      // Ctrl-C should not wait long for a consumer the developer left running.
+      {"shutdown.timeout", "5s"},
   };
   all.insert(all.end(), overrides->begin(), overrides->end());
   auto config = config::loadOverrides(all);

@@ -54,14 +54,28 @@ int runSidecar(const config::Config& config,
     std::fprintf(stderr, "tidemark: %s\n", started.message().c_str());
     return kExitRuntime;
   }
+  // Exiting at once (a second signal, or shutdown.timeout) leaves the store
+  // consistent: each checkpoint is one SQLite transaction, and an unfinished
+  // one is rolled back when the store is next opened.
   int signals_seen = 0;
+  int exit_code = kExitOk;
+  std::unique_ptr<event::Timer> deadline;
   auto onStopSignal = [&] {
     if (++signals_seen > 1) {
       TM_LOG(Warn, "main", "second stop signal: exiting now");
       _exit(kExitRuntime);
     }
-    TM_LOG(Info, "main", "stop signal received: taking the final checkpoint");
-    sidecar.shutdown([&l] { l.stop(); });
+    const auto& t = config.shutdown().timeout();
+    deadline = l.createTimer([] {
+      TM_LOG(Error, "main", "shutdown.timeout reached: exiting now");
+      _exit(kExitRuntime);
+    });
+    deadline->arm(std::chrono::milliseconds(t.seconds() * 1000 + t.nanos() / 1000000));
+    TM_LOG(Info, "main", "stop signal received");
+    sidecar.shutdown([&](bool durable) {
+      if (!durable) exit_code = kExitRuntime;
+      l.stop();
+    });
   };
   for (int signo : {SIGINT, SIGTERM}) {
     Status s = l.onSignal(signo, onStopSignal);
@@ -80,8 +94,8 @@ int runSidecar(const config::Config& config,
     std::fprintf(stderr, "tidemark: %s\n", ran.message().c_str());
     return kExitRuntime;
   }
-  TM_LOG(Info, "main", "stopped");
-  return kExitOk;
+  TM_LOG(Info, "main", "stopped").kv("exit_code", exit_code);
+  return exit_code;
 }
 
 }  // namespace tidemark::cli

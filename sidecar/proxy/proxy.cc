@@ -36,8 +36,15 @@ Status Proxy::start() {
   });
   if (!listener.isOk()) return listener.status().withPrefix("proxy.listen");
   bootstrap_ = std::move(listener).value();
-  TM_LOG(Info, "proxy", "listening").kv("addr", bootstrap_->address().toString());
+  bootstrap_address_ = bootstrap_->address();
+  TM_LOG(Info, "proxy", "listening").kv("addr", bootstrap_address_.toString());
   return Status::ok();
+}
+
+void Proxy::stopAccepting() {
+  accepting_ = false;
+  bootstrap_.reset();
+  broker_listeners_.clear();
 }
 
 std::optional<UpstreamAddress> Proxy::bootstrapTarget() {
@@ -48,7 +55,7 @@ std::optional<UpstreamAddress> Proxy::bootstrapTarget() {
 
 void Proxy::openBrokerListener(int32_t node_id) {
   auto port = brokers_.listenPort(node_id);
-  if (!port || broker_listeners_.count(node_id)) return;
+  if (!accepting_ || !port || broker_listeners_.count(node_id)) return;
   config::HostPort addr{listen_.host, *port};
   auto listener = event::TcpListener::listen(
       loop_, addr,
@@ -57,8 +64,10 @@ void Proxy::openBrokerListener(int32_t node_id) {
     TM_LOG(Error, "proxy", "cannot open broker listener")
         .kv("node_id", node_id)
         .kv("error", listener.status().message());
+    failed_listeners_.insert(node_id);
     return;
   }
+  failed_listeners_.erase(node_id);
   TM_LOG(Info, "proxy", "listening").kv("addr", addr.toString()).kv("node_id", node_id);
   broker_listeners_[node_id] = std::move(listener).value();
 }

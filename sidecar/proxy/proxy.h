@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "sidecar/config/loader.h"
 #include "sidecar/event/tcp_listener.h"
@@ -35,7 +36,14 @@ class Proxy {
     metrics_ = std::make_unique<ProxyMetrics>(registry);
   }
 
-  config::HostPort bootstrapAddress() const { return bootstrap_->address(); }
+  // Closes every listener (bootstrap and brokers) and opens no more; open
+  // sessions keep running until they close. For the end of a shutdown.
+  void stopAccepting();
+
+  config::HostPort bootstrapAddress() const { return bootstrap_address_; }
+  // Broker listeners that could not be opened (their port was taken): the
+  // application cannot reach those brokers, so the sidecar is not ready.
+  const std::set<int32_t>& failedBrokerListeners() const { return failed_listeners_; }
   size_t openSessions() const { return sessions_.size(); }
   const TopicCache& topics() const { return topics_; }
 
@@ -55,6 +63,9 @@ class Proxy {
   BrokerMap brokers_;
   TopicCache topics_;
   std::unique_ptr<event::TcpListener> bootstrap_;
+  config::HostPort bootstrap_address_;
+  bool accepting_ = true;
+  std::set<int32_t> failed_listeners_;
   std::map<int32_t, std::unique_ptr<event::TcpListener>> broker_listeners_;
   std::unique_ptr<ProxyMetrics> metrics_;  // before the sessions that use it
   std::map<Session*, std::unique_ptr<Session>> sessions_;

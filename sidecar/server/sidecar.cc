@@ -1,6 +1,12 @@
 #include "sidecar/server/sidecar.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+
+#include <nlohmann/json.hpp>
 
 #include "sidecar/base/log.h"
 #include "sidecar/checkpoint/http_api.h"
@@ -70,6 +76,13 @@ Status Sidecar::start() {
     http_.requireToken(token_.get());
   }
   TM_RETURN_IF_ERROR(proxy_.start());
+  std::vector<config::HostPort> upstream;
+  if (auto servers = config::parseHostPortList(config_.proxy().upstream().bootstrap_servers());
+      servers.isOk()) {
+    upstream = *servers;
+  }
+  upstream_probe_ = std::make_unique<UpstreamProbe>(loop_, std::move(upstream));
+  upstream_probe_->start();
   TM_ASSIGN_OR_RETURN(config::HostPort http_addr, config::parseHostPort(config_.http().listen()));
   TM_RETURN_IF_ERROR(http_.start(http_addr, config_.http().max_request_bytes()));
   return Status::ok();
@@ -108,15 +121,88 @@ void Sidecar::mirrorMarkedOffsets() {
       });
 }
 
-void Sidecar::shutdown(std::function<void()> done) {
+void Sidecar::shutdown(std::function<void(bool)> done) {
+  shutting_down_ = true;
+  const auto& t = config_.shutdown().timeout();
+  const auto half = std::chrono::milliseconds((t.seconds() * 1000 + t.nanos() / 1000000) / 2);
+  TM_LOG(Info, "main", "shutting down: serving the application's open connections first")
+      .kv("proxy_connections", proxy_.openSessions())
+      .kv("http_in_flight", http_.inFlight())
+      .kv("drain_ms", half.count());
+  drain(std::chrono::steady_clock::now() + half, std::move(done));
+}
+
+// Polled rather than signalled: a connection's end is seen within 50 ms, and
+// nothing on the data path has to know that a shutdown is going on.
+void Sidecar::drain(std::chrono::steady_clock::time_point until, std::function<void(bool)> done) {
+  const size_t open = proxy_.openSessions() + http_.inFlight();
+  if (open == 0 || std::chrono::steady_clock::now() >= until) {
+    if (open > 0) {
+      TM_LOG(Warn, "main", "drain time over; checkpointing without the connections still open")
+          .kv("proxy_connections", proxy_.openSessions())
+          .kv("http_in_flight", http_.inFlight());
+    }
+    drain_poll_.reset();
+    return finalCheckpoint(std::move(done));
+  }
+  drain_poll_ = loop_.createTimer(
+      [this, until, done = std::move(done)]() mutable { drain(until, std::move(done)); });
+  drain_poll_->arm(std::chrono::milliseconds(50));
+}
+
+void Sidecar::finalCheckpoint(std::function<void(bool)> done) {
+  proxy_.stopAccepting();
+  http_.stopAccepting();
   coordinator_->checkpoint("shutdown", [done = std::move(done)](StatusOr<uint64_t> id) {
     if (id.isOk()) {
       TM_LOG(Info, "main", "final checkpoint durable").kv("id", *id);
     } else {
       TM_LOG(Error, "main", "final checkpoint failed").kv("error", id.status().toString());
     }
-    done();
+    done(id.isOk());
   });
+}
+
+// Every check, named, with why it fails; ready only when all pass. The first
+// failing check's message is also the top-level `reason`.
+http::Response Sidecar::readiness() const {
+  const auto& stats = coordinator_->stats();
+  std::vector<std::pair<std::string, std::string>> checks;  // name, "" when ok
+  checks.emplace_back("shutdown", shutting_down_ ? "shutting down" : "");
+  checks.emplace_back("restore", coordinator_->restored() ? "" : "restoring");
+  checks.emplace_back(
+      "checkpoints",
+      stats.consecutive_failures > config_.checkpoint().tolerable_failures()
+          ? std::to_string(stats.consecutive_failures) + " consecutive checkpoint failures"
+          : "");
+  const std::string& db = config_.store().path();
+  const std::string dir = std::filesystem::path(db).parent_path().string();
+  checks.emplace_back("store", ::access(db.c_str(), W_OK) != 0 ||
+                                       ::access(dir.empty() ? "." : dir.c_str(), W_OK) != 0
+                                   ? db + " is not writable: " + std::strerror(errno)
+                                   : "");
+  checks.emplace_back("upstream", upstream_probe_->reachable()
+                                      ? ""
+                                      : "upstream unreachable: " + upstream_probe_->lastError());
+  std::string failed_listeners;
+  for (int32_t node : proxy_.failedBrokerListeners()) {
+    failed_listeners += (failed_listeners.empty() ? "" : ", ") + std::to_string(node);
+  }
+  checks.emplace_back("broker_listeners",
+                      failed_listeners.empty()
+                          ? ""
+                          : "no listener for broker(s) " + failed_listeners + " (port taken)");
+  nlohmann::json body = {{"status", "ready"}};
+  nlohmann::json named = nlohmann::json::object();
+  for (const auto& [name, problem] : checks) {
+    named[name] = problem.empty() ? "ok" : problem;
+    if (!problem.empty() && !body.contains("reason")) {
+      body["status"] = "not_ready";
+      body["reason"] = problem;
+    }
+  }
+  body["checks"] = named;
+  return http::Response::json(body.contains("reason") ? 503 : 200, body.dump());
 }
 
 void Sidecar::addHealthRoutes() {
@@ -129,18 +215,7 @@ void Sidecar::addHealthRoutes() {
   http_.route("GET", "/healthz", [](const http::Request&) {
     return http::Response::json(200, "{\"status\":\"ok\"}");
   });
-  http_.route("GET", "/readyz", [this](const http::Request&) {
-    const auto& stats = coordinator_->stats();
-    if (!coordinator_->restored()) {
-      return http::Response::json(503, "{\"status\":\"not_ready\",\"reason\":\"restoring\"}");
-    }
-    if (stats.consecutive_failures > config_.checkpoint().tolerable_failures()) {
-      return http::Response::json(503, "{\"status\":\"not_ready\",\"reason\":\"" +
-                                           std::to_string(stats.consecutive_failures) +
-                                           " consecutive checkpoint failures\"}");
-    }
-    return http::Response::json(200, "{\"status\":\"ready\"}");
-  });
+  http_.route("GET", "/readyz", [this](const http::Request&) { return readiness(); });
 }
 
 }  // namespace tidemark::server

@@ -15,6 +15,7 @@
 #include "sidecar/kafka/group_committer.h"
 #include "sidecar/proxy/proxy.h"
 #include "sidecar/server/offset_hooks_adapter.h"
+#include "sidecar/server/upstream_probe.h"
 
 namespace tidemark::server {
 
@@ -27,8 +28,14 @@ class Sidecar {
   // listener: nothing is served before restore finished.
   Status start();
 
-  // Takes the final checkpoint, then calls `done` (also after a failure).
-  void shutdown(std::function<void()> done);
+  // The graceful stop (SIGTERM), like a service mesh's drain: readiness turns
+  // false; the application's open proxy connections and HTTP requests in
+  // flight are served until they end (it may be committing its last offsets
+  // and leaving its group) or half of shutdown.timeout passed; then every
+  // listener closes and the final checkpoint is taken. Calls `done` with
+  // whether that checkpoint is durable. Enforcing shutdown.timeout as a
+  // whole is the caller's (it can exit the process; this cannot).
+  void shutdown(std::function<void(bool durable)> done);
 
   // Where the listeners ended up (after start(); ports resolved if 0 was asked).
   config::HostPort httpAddress() const { return http_.boundAddress(); }
@@ -37,6 +44,9 @@ class Sidecar {
  private:
   void mirrorMarkedOffsets();
   void addHealthRoutes();
+  http::Response readiness() const;
+  void drain(std::chrono::steady_clock::time_point until, std::function<void(bool)> done);
+  void finalCheckpoint(std::function<void(bool)> done);
 
   config::Config config_;
   event::EventLoop& loop_;
@@ -48,6 +58,9 @@ class Sidecar {
   std::unique_ptr<kafka::GroupCommitter> group_committer_;  // offsets marked over HTTP
   std::unique_ptr<OffsetHooksAdapter> offset_hooks_;
   proxy::Proxy proxy_;  // after the hooks it uses: destroyed first
+  std::unique_ptr<UpstreamProbe> upstream_probe_;
+  bool shutting_down_ = false;
+  std::unique_ptr<event::Timer> drain_poll_;
 };
 
 }  // namespace tidemark::server
