@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,28 @@ class CheckpointStore {
   // An id greater than every id this store has seen, and time-ordered:
   // max(latest + 1, now_ms * 1000), so ids grow across restarts and hosts.
   virtual StatusOr<uint64_t> nextId(int64_t now_ms) = 0;
+
+  // ---- replication to a remote backend (store/remote_backend.h): an outbox
+  // of checkpoints to upload, and what the remote is known to hold. The
+  // newest queued checkpoint supersedes the others (each holds every offset
+  // and state key), so only it is uploaded.
+
+  // While on, every commit queues its checkpoint, in its own transaction.
+  virtual void setReplicating(bool on) = 0;
+  virtual StatusOr<std::optional<Manifest>> newestUnreplicated() = 0;
+  virtual StatusOr<int64_t> outboxDepth() = 0;
+  // The blobs `m` references that the remote is not known to hold.
+  virtual StatusOr<std::vector<std::string>> blobsNotOnRemote(const Manifest& m) = 0;
+  // The remote acknowledged `m`: dequeues it and everything older, records
+  // its blobs as remote, and returns (hash -> size) the remote blobs that `m`
+  // does not reference, no longer recorded, for the caller to forget. Durable
+  // before it returns: a blob must never be forgotten while still recorded.
+  virtual StatusOr<std::map<std::string, uint64_t>> markReplicated(const Manifest& m) = 0;
+  // After reading the remote at start: records exactly `remote_blobs` as
+  // what it holds, dequeues what `remote_latest_id` covers, and queues the
+  // local latest checkpoint if it is newer.
+  virtual Status syncRemoteView(const std::map<std::string, uint64_t>& remote_blobs,
+                                uint64_t remote_latest_id) = 0;
 };
 
 // Blobs are addressed by SHA-256 (raw 32 bytes).

@@ -7,9 +7,9 @@
 namespace tidemark::store {
 namespace {
 
-// The on-disk format, version 2. Specified in docs/store-format.md; any
+// The on-disk format, version 3. Specified in docs/store-format.md; any
 // change is a new version with a migration in migrate().
-constexpr const char* kSchemaV2 = R"sql(
+constexpr const char* kSchemaV3 = R"sql(
 CREATE TABLE meta(
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -25,7 +25,14 @@ CREATE TABLE checkpoints(
   trigger TEXT NOT NULL,
   manifest BLOB NOT NULL
 );
-INSERT INTO meta(key, value) VALUES('format_version', '2');
+CREATE TABLE remote_outbox(
+  checkpoint_id INTEGER PRIMARY KEY
+);
+CREATE TABLE remote_blobs(
+  sha256 BLOB PRIMARY KEY,
+  size INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES('format_version', '3');
 )sql";
 
 // Version 1 kept a reference table (and an index on it) beside the
@@ -35,6 +42,14 @@ constexpr const char* kMigrate1To2 = R"sql(
 DROP INDEX checkpoint_blobs_by_blob;
 DROP TABLE checkpoint_blobs;
 UPDATE meta SET value = '2' WHERE key = 'format_version';
+)sql";
+
+// Version 3 adds replication to a remote backend: the checkpoints waiting to
+// be uploaded, and the blobs known to be on the remote.
+constexpr const char* kMigrate2To3 = R"sql(
+CREATE TABLE remote_outbox(checkpoint_id INTEGER PRIMARY KEY);
+CREATE TABLE remote_blobs(sha256 BLOB PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
+UPDATE meta SET value = '3' WHERE key = 'format_version';
 )sql";
 
 StatusOr<Manifest> parseManifest(const std::string& bytes, int64_t id) {
@@ -68,7 +83,7 @@ Status SqliteCheckpointStore::migrate() {
   has_meta.reset();  // no statement may be reading while a migration drops tables
   if (fresh) {
     TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
-    TM_RETURN_IF_ERROR(db_->exec(kSchemaV2));
+    TM_RETURN_IF_ERROR(db_->exec(kSchemaV3));
     return tx.commit();
   }
   TM_ASSIGN_OR_RETURN(Statement version,
@@ -76,16 +91,31 @@ Status SqliteCheckpointStore::migrate() {
   TM_ASSIGN_OR_RETURN(bool found, version.step());
   const std::string v = found ? version.columnText(0) : "";
   version.reset();
-  if (v == "1") {
-    TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
-    TM_RETURN_IF_ERROR(db_->exec(kMigrate1To2).withPrefix("migrating format 1 to 2"));
-    TM_RETURN_IF_ERROR(tx.commit());
-    migrated_from_ = 1;
-    return Status::ok();
+  if (v != "1" && v != "2" && v != std::to_string(kFormatVersion)) {
+    return failedPrecondition(db_->path() + ": store format version '" + v +
+                              "' is not one this tidemark reads (it reads 1, 2 and 3)");
   }
   if (v == std::to_string(kFormatVersion)) return Status::ok();
-  return failedPrecondition(db_->path() + ": store format version '" + v +
-                            "' is not one this tidemark reads (it reads 1 and 2)");
+  // Each step in its own transaction, oldest first: a crash between two
+  // leaves a store of the intermediate version, which the next open continues.
+  struct Step {
+    const char* from;
+    const char* sql;
+  };
+  for (const Step& step : {Step{"1", kMigrate1To2}, Step{"2", kMigrate2To3}}) {
+    TM_ASSIGN_OR_RETURN(Statement now,
+                        db_->prepare("SELECT value FROM meta WHERE key = 'format_version'"));
+    TM_ASSIGN_OR_RETURN(bool has, now.step());
+    const std::string at = has ? now.columnText(0) : "";
+    now.reset();
+    if (at != step.from) continue;
+    TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
+    TM_RETURN_IF_ERROR(db_->exec(step.sql).withPrefix(std::string("migrating format ") + step.from +
+                                                      " to the next"));
+    TM_RETURN_IF_ERROR(tx.commit());
+  }
+  migrated_from_ = std::stoi(v);
+  return Status::ok();
 }
 
 // The blobs each retained checkpoint references, from the manifests.
@@ -113,8 +143,12 @@ Status SqliteCheckpointStore::prepareWrites() {
   TM_ASSIGN_OR_RETURN(Statement drop_checkpoint,
                       db_->prepare("DELETE FROM checkpoints WHERE id = ?"));
   TM_ASSIGN_OR_RETURN(Statement drop_blob, db_->prepare("DELETE FROM blobs WHERE sha256 = ?"));
+  TM_ASSIGN_OR_RETURN(Statement enqueue,
+                      db_->prepare("INSERT OR IGNORE INTO remote_outbox(checkpoint_id) VALUES(?)"));
+  TM_ASSIGN_OR_RETURN(Statement dequeue_dropped,
+                      db_->prepare("DELETE FROM remote_outbox WHERE checkpoint_id = ?"));
   writes_.emplace(Writes{std::move(put_blob), std::move(put_checkpoint), std::move(drop_checkpoint),
-                         std::move(drop_blob)});
+                         std::move(drop_blob), std::move(enqueue), std::move(dequeue_dropped)});
   return Status::ok();
 }
 
@@ -153,6 +187,11 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
                          .bindText(3, manifest.trigger())
                          .bindBlob(4, encoded)
                          .run());
+  if (replicating_) {
+    Statement& q = writes_->enqueue;
+    q.reset();
+    TM_RETURN_IF_ERROR(q.bind(1, static_cast<int64_t>(id)).run());
+  }
   TM_RETURN_IF_ERROR(tx.commit());
   last_commit_ = stats;
   track(id, manifest);
@@ -189,9 +228,12 @@ Status SqliteCheckpointStore::prune() {
   Status s = [&]() -> Status {
     TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
     Statement& drop = writes_->drop_checkpoint;
+    Statement& dequeue = writes_->dequeue_dropped;  // superseded, and gone
     for (uint64_t id : dropped) {
       drop.reset();
       TM_RETURN_IF_ERROR(drop.bind(1, static_cast<int64_t>(id)).run());
+      dequeue.reset();
+      TM_RETURN_IF_ERROR(dequeue.bind(1, static_cast<int64_t>(id)).run());
     }
     Statement& gc = writes_->drop_blob;
     for (const auto& [hash, change] : delta) {
@@ -265,6 +307,90 @@ StatusOr<uint64_t> SqliteCheckpointStore::nextId(int64_t now_ms) {
   TM_ASSIGN_OR_RETURN(bool row, st.step());
   const uint64_t last = row && !st.columnIsNull(0) ? static_cast<uint64_t>(st.columnInt(0)) : 0;
   return std::max(last + 1, static_cast<uint64_t>(std::max<int64_t>(now_ms, 0)) * 1000);
+}
+
+// ---- replication
+
+StatusOr<std::optional<Manifest>> SqliteCheckpointStore::newestUnreplicated() {
+  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT max(checkpoint_id) FROM remote_outbox"));
+  TM_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row || st.columnIsNull(0)) return std::optional<Manifest>();
+  return get(static_cast<uint64_t>(st.columnInt(0)));
+}
+
+StatusOr<int64_t> SqliteCheckpointStore::outboxDepth() {
+  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT count(*) FROM remote_outbox"));
+  TM_ASSIGN_OR_RETURN(bool row, st.step());
+  return row ? st.columnInt(0) : 0;
+}
+
+StatusOr<std::vector<std::string>> SqliteCheckpointStore::blobsNotOnRemote(const Manifest& m) {
+  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT 1 FROM remote_blobs WHERE sha256 = ?"));
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (const auto& ref : m.state()) {
+    if (ref.size() == 0 || !seen.insert(ref.sha256()).second) continue;  // empty: no chunks
+    st.reset();
+    TM_ASSIGN_OR_RETURN(bool there, st.bindBlob(1, ref.sha256()).step());
+    if (!there) out.push_back(ref.sha256());
+  }
+  return out;
+}
+
+StatusOr<std::map<std::string, uint64_t>> SqliteCheckpointStore::markReplicated(const Manifest& m) {
+  std::map<std::string, uint64_t> referenced;
+  for (const auto& ref : m.state()) {
+    if (ref.size() > 0) referenced[ref.sha256()] = ref.size();
+  }
+  std::map<std::string, uint64_t> unreferenced;
+  TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
+  TM_ASSIGN_OR_RETURN(Statement dequeue,
+                      db_->prepare("DELETE FROM remote_outbox WHERE checkpoint_id <= ?"));
+  TM_RETURN_IF_ERROR(dequeue.bind(1, static_cast<int64_t>(m.id())).run());
+  TM_ASSIGN_OR_RETURN(Statement add, db_->prepare("INSERT OR IGNORE INTO remote_blobs(sha256, "
+                                                  "size) VALUES(?, ?)"));
+  for (const auto& [hash, size] : referenced) {
+    add.reset();
+    TM_RETURN_IF_ERROR(add.bindBlob(1, hash).bind(2, static_cast<int64_t>(size)).run());
+  }
+  {
+    TM_ASSIGN_OR_RETURN(Statement all, db_->prepare("SELECT sha256, size FROM remote_blobs"));
+    while (true) {
+      TM_ASSIGN_OR_RETURN(bool row, all.step());
+      if (!row) break;
+      std::string hash = all.columnBlob(0);
+      if (!referenced.count(hash)) unreferenced[hash] = static_cast<uint64_t>(all.columnInt(1));
+    }
+  }
+  TM_ASSIGN_OR_RETURN(Statement drop, db_->prepare("DELETE FROM remote_blobs WHERE sha256 = ?"));
+  for (const auto& [hash, size] : unreferenced) {
+    drop.reset();
+    TM_RETURN_IF_ERROR(drop.bindBlob(1, hash).run());
+  }
+  TM_RETURN_IF_ERROR(tx.commit());
+  return unreferenced;
+}
+
+Status SqliteCheckpointStore::syncRemoteView(const std::map<std::string, uint64_t>& remote_blobs,
+                                             uint64_t remote_latest_id) {
+  TM_ASSIGN_OR_RETURN(std::optional<Manifest> local, latest());
+  TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
+  TM_RETURN_IF_ERROR(db_->exec("DELETE FROM remote_blobs"));
+  TM_ASSIGN_OR_RETURN(Statement add,
+                      db_->prepare("INSERT INTO remote_blobs(sha256, size) VALUES(?, ?)"));
+  for (const auto& [hash, size] : remote_blobs) {
+    add.reset();
+    TM_RETURN_IF_ERROR(add.bindBlob(1, hash).bind(2, static_cast<int64_t>(size)).run());
+  }
+  TM_ASSIGN_OR_RETURN(Statement dequeue,
+                      db_->prepare("DELETE FROM remote_outbox WHERE checkpoint_id <= ?"));
+  TM_RETURN_IF_ERROR(dequeue.bind(1, static_cast<int64_t>(remote_latest_id)).run());
+  if (local && local->id() > remote_latest_id) {
+    TM_ASSIGN_OR_RETURN(Statement q, db_->prepare("INSERT OR IGNORE INTO remote_outbox("
+                                                  "checkpoint_id) VALUES(?)"));
+    TM_RETURN_IF_ERROR(q.bind(1, static_cast<int64_t>(local->id())).run());
+  }
+  return tx.commit();
 }
 
 }  // namespace tidemark::store

@@ -1,6 +1,6 @@
 #pragma once
 
-// CheckpointStore on a local SQLite database, format version 2
+// CheckpointStore on a local SQLite database, format version 3
 // (docs/store-format.md).
 
 #include <map>
@@ -17,7 +17,7 @@ namespace tidemark::store {
 
 class SqliteCheckpointStore : public CheckpointStore {
  public:
-  static constexpr int kFormatVersion = 2;
+  static constexpr int kFormatVersion = 3;
 
   // Opens or creates the store at `path`, migrates an older format, and runs
   // PRAGMA integrity_check: a corrupt file is refused (DataLoss), never served.
@@ -36,6 +36,14 @@ class SqliteCheckpointStore : public CheckpointStore {
   StatusOr<bool> hasBlob(const std::string& sha256) override;
   StatusOr<uint64_t> nextId(int64_t now_ms) override;
 
+  void setReplicating(bool on) override { replicating_ = on; }
+  StatusOr<std::optional<Manifest>> newestUnreplicated() override;
+  StatusOr<int64_t> outboxDepth() override;
+  StatusOr<std::vector<std::string>> blobsNotOnRemote(const Manifest& m) override;
+  StatusOr<std::map<std::string, uint64_t>> markReplicated(const Manifest& m) override;
+  Status syncRemoteView(const std::map<std::string, uint64_t>& remote_blobs,
+                        uint64_t remote_latest_id) override;
+
   // The format version open() upgraded from (0: none), for the start-up log.
   int migratedFrom() const { return migrated_from_; }
 
@@ -49,7 +57,7 @@ class SqliteCheckpointStore : public CheckpointStore {
   StatusOr<std::optional<Manifest>> queryOne(const std::string& sql, int64_t arg, bool bind);
 
   struct Writes {
-    Statement put_blob, put_checkpoint, drop_checkpoint, drop_blob;
+    Statement put_blob, put_checkpoint, drop_checkpoint, drop_blob, enqueue, dequeue_dropped;
   };
   Status prepareWrites();
 
@@ -57,6 +65,7 @@ class SqliteCheckpointStore : public CheckpointStore {
   std::optional<Writes> writes_;  // declared after db_: finalized before it closes
   uint32_t retained_;
   int migrated_from_ = 0;
+  bool replicating_ = false;
   CommitStats last_commit_;  // the format version open() upgraded, if any
   // Retained checkpoint id -> the blobs its manifest references, and how many
   // retained checkpoints reference each blob (a blob is stored iff counted).

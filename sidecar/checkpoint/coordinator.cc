@@ -237,7 +237,14 @@ void Coordinator::commit(const std::string& trigger) {
         r.duration_us = monotonicUs() - started;
         return r;
       },
-      [this, seal = view->seal](Result r) { finish(seal, std::move(r)); });
+      [this, seal = view->seal](Result r) {
+        if (!r.status.isOk() || !replicate_) return finish(seal, std::move(r));
+        const uint64_t id = r.manifest.id();
+        replicate_(id, [this, seal, r = std::move(r)](Status s) mutable {
+          if (!s.isOk()) r.status = s.withPrefix("durable locally, not on the remote");
+          finish(seal, std::move(r));
+        });
+      });
   // Queued behind the commit, so its answer has already been posted: what
   // falls out of retention is dropped after the application was told.
   worker_->submit<Status>([](store::CheckpointStore& store) { return store.compact(); },

@@ -117,6 +117,13 @@ class Coordinator {
 
   // Installs the step run before every checkpoint. Call before start().
   void setPrepareStep(PrepareStep step) { prepare_ = std::move(step); }
+  // Installs a step between "durable in the local store" and "complete"
+  // (remote.mode: sync waits there for the remote). Call before start().
+  using ReplicationStep = std::function<void(uint64_t id, std::function<void(Status)> done)>;
+  void setReplicationStep(ReplicationStep step) { replicate_ = std::move(step); }
+
+  // The store's worker thread, for other store users (after start()).
+  StoreWorker& storeWorker() { return *worker_; }
 
  private:
   struct Waiter {
@@ -148,6 +155,7 @@ class Coordinator {
   std::unique_ptr<event::Timer> retry_timer_;
   std::unique_ptr<event::Timer> timeout_timer_;
   PrepareStep prepare_;
+  ReplicationStep replicate_;
 
   bool restored_ = false;
   bool in_flight_ = false;

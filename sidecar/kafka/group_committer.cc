@@ -1,5 +1,7 @@
 #include "sidecar/kafka/group_committer.h"
 
+#include "sidecar/kafka/client_config.h"
+
 #include <event2/event.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
@@ -68,30 +70,11 @@ GroupCommitter::~GroupCommitter() = default;
 StatusOr<GroupCommitter::Group*> GroupCommitter::groupFor(const std::string& name) {
   if (auto it = groups_.find(name); it != groups_.end()) return it->second.get();
   auto g = std::make_unique<Group>();
+  TM_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, makeConfig(bootstrap_, tls_,
+                                                         {{"group.id", name},
+                                                          {"client.id", "tidemark-offsets"},
+                                                          {"enable.auto.commit", "false"}}));
   char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto set = [&](const char* key, const std::string& value) -> Status {
-    if (rd_kafka_conf_set(conf, key, value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      return invalidArgument(std::string("librdkafka ") + key + ": " + err);
-    }
-    return Status::ok();
-  };
-  Status s = set("bootstrap.servers", bootstrap_);
-  if (s.isOk()) s = set("group.id", name);
-  if (s.isOk()) s = set("client.id", "tidemark-offsets");
-  if (s.isOk()) s = set("enable.auto.commit", "false");
-  if (s.isOk()) s = set("log.connection.close", "false");
-  if (s.isOk() && tls_.enabled) {
-    s = set("security.protocol", "ssl");
-    if (s.isOk() && !tls_.ca_file.empty()) s = set("ssl.ca.location", tls_.ca_file);
-    if (s.isOk() && !tls_.cert_file.empty()) s = set("ssl.certificate.location", tls_.cert_file);
-    if (s.isOk() && !tls_.key_file.empty()) s = set("ssl.key.location", tls_.key_file);
-    if (s.isOk() && !tls_.verify) s = set("enable.ssl.certificate.verification", "false");
-  }
-  if (!s.isOk()) {
-    rd_kafka_conf_destroy(conf);
-    return s;
-  }
   rd_kafka_conf_set_offset_commit_cb(conf, &Group::onCommitted);
   rd_kafka_conf_set_opaque(conf, g.get());
   g->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));

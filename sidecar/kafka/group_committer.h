@@ -21,14 +21,9 @@
 
 #include "sidecar/base/status.h"
 #include "sidecar/event/event_loop.h"
+#include "sidecar/kafka/client_config.h"
 
 namespace tidemark::kafka {
-
-struct ClientTls {
-  bool enabled = false;
-  std::string ca_file, cert_file, key_file;
-  bool verify = true;
-};
 
 struct GroupOffset {
   std::string topic;

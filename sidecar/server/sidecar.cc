@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -10,6 +11,7 @@
 
 #include "sidecar/base/log.h"
 #include "sidecar/checkpoint/http_api.h"
+#include "sidecar/kafka/kafka_remote_backend.h"
 #include "store/sqlite_checkpoint_store.h"
 
 namespace tidemark::server {
@@ -36,6 +38,35 @@ Status Sidecar::start() {
   auto ms = [](const google::protobuf::Duration& d) {
     return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
   };
+  const auto remote_mode = config_.remote().mode();
+  if (remote_mode != config::v1::Remote::OFF) {
+    const auto& upstream = config_.proxy().upstream();
+    const auto& rk = config_.remote().kafka();
+    kafka::KafkaRemoteOptions options;
+    options.bootstrap_servers =
+        rk.bootstrap_servers().empty() ? upstream.bootstrap_servers() : rk.bootstrap_servers();
+    if (rk.bootstrap_servers().empty()) {  // the upstream cluster: its TLS too
+      options.tls = {upstream.tls().enabled(), upstream.tls().ca_file(), upstream.tls().cert_file(),
+                     upstream.tls().key_file(), upstream.tls().verify()};
+    }
+    options.topic = rk.topic();
+    options.partitions = static_cast<int32_t>(rk.partitions());
+    options.replication_factor =
+        rk.replication_factor() == 0 ? -1 : static_cast<int32_t>(rk.replication_factor());
+    options.chunk_bytes = static_cast<uint32_t>(rk.chunk_bytes());
+    options.job_id = config_.job().id();
+    options.instance_id = instanceId();
+    options.timeout = ms(rk.timeout());
+    TM_ASSIGN_OR_RETURN(auto backend, kafka::KafkaRemoteBackend::create(std::move(options)));
+    replicator_ = std::make_unique<checkpoint::Replicator>(loop_, std::move(backend));
+    replicator_->setMetrics(metrics_);
+    (*store)->setReplicating(true);
+    TM_LOG(Info, "remote", "reading the remote checkpoints")
+        .kv("topic", rk.topic())
+        .kv("instance", instanceId())
+        .kv("mode", remote_mode == config::v1::Remote::SYNC ? "sync" : "async");
+    TM_RETURN_IF_ERROR(replicator_->restoreInto(**store).withPrefix("remote"));
+  }
   checkpoint::CoordinatorOptions options{config_.job().id(),
                                          ms(cp.interval()),
                                          ms(cp.min_pause()),
@@ -61,8 +92,17 @@ Status Sidecar::start() {
   proxy_.setMetrics(metrics_);
   metrics_.gaugeFn("tidemark_proxy_connections", "Application connections open through the proxy.",
                    [this] { return static_cast<double>(proxy_.openSessions()); });
+  if (replicator_) {
+    coordinator_->onDurable([this](uint64_t) { replicator_->kick(); });
+    if (remote_mode == config::v1::Remote::SYNC) {
+      coordinator_->setReplicationStep([this](uint64_t id, std::function<void(Status)> done) {
+        replicator_->whenReplicated(id, std::move(done));
+      });
+    }
+  }
   TM_RETURN_IF_ERROR(coordinator_->restore());
   coordinator_->start();
+  if (replicator_) replicator_->start(coordinator_->storeWorker());
   offset_hooks_ = std::make_unique<OffsetHooksAdapter>(
       *coordinator_, config_.offsets().commit_mode() == config::v1::Offsets::SYNC
                          ? proxy::CommitMode::kSync
@@ -86,6 +126,18 @@ Status Sidecar::start() {
   TM_ASSIGN_OR_RETURN(config::HostPort http_addr, config::parseHostPort(config_.http().listen()));
   TM_RETURN_IF_ERROR(http_.start(http_addr, config_.http().max_request_bytes()));
   return Status::ok();
+}
+
+// job.instance_id, else the pod's name, else the host's.
+std::string Sidecar::instanceId() const {
+  if (!config_.job().instance_id().empty()) return config_.job().instance_id();
+  for (const char* var : {"POD_NAME", "HOSTNAME"}) {
+    const char* v = std::getenv(var);
+    if (v != nullptr && *v != '\0') return v;
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') return host;
+  return "default";
 }
 
 // Offsets marked over HTTP reach the cluster's group offsets (what lag tools
@@ -153,13 +205,20 @@ void Sidecar::drain(std::chrono::steady_clock::time_point until, std::function<v
 void Sidecar::finalCheckpoint(std::function<void(bool)> done) {
   proxy_.stopAccepting();
   http_.stopAccepting();
-  coordinator_->checkpoint("shutdown", [done = std::move(done)](StatusOr<uint64_t> id) {
-    if (id.isOk()) {
-      TM_LOG(Info, "main", "final checkpoint durable").kv("id", *id);
-    } else {
+  coordinator_->checkpoint("shutdown", [this, done = std::move(done)](StatusOr<uint64_t> id) {
+    if (!id.isOk()) {
       TM_LOG(Error, "main", "final checkpoint failed").kv("error", id.status().toString());
+      return done(false);
     }
-    done(id.isOk());
+    TM_LOG(Info, "main", "final checkpoint durable").kv("id", *id);
+    if (!replicator_) return done(true);
+    // Flush the outbox: the next pod may start on an empty disk.
+    replicator_->whenReplicated(*id, [id = *id, done](Status s) {
+      if (s.isOk()) {
+        TM_LOG(Info, "main", "final checkpoint on the remote").kv("id", id);
+      }
+      done(s.isOk());
+    });
   });
 }
 

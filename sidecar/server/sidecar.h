@@ -8,6 +8,7 @@
 
 #include "sidecar/checkpoint/app_callback.h"
 #include "sidecar/checkpoint/coordinator.h"
+#include "sidecar/checkpoint/replicator.h"
 #include "sidecar/config/loader.h"
 #include "sidecar/event/event_loop.h"
 #include "sidecar/http/http_server.h"
@@ -43,6 +44,7 @@ class Sidecar {
 
  private:
   void mirrorMarkedOffsets();
+  std::string instanceId() const;
   void addHealthRoutes();
   http::Response readiness() const;
   void drain(std::chrono::steady_clock::time_point until, std::function<void(bool)> done);
@@ -54,6 +56,8 @@ class Sidecar {
   std::unique_ptr<http::TokenFile> token_;  // http.token_file, if set; outlives http_
   http::HttpServer http_;
   std::unique_ptr<checkpoint::Coordinator> coordinator_;
+  std::unique_ptr<checkpoint::Replicator> replicator_;      // remote.mode async/sync; uses the
+                                                            // coordinator's store worker
   std::unique_ptr<checkpoint::AppCallback> app_callback_;   // checkpoint.app_callback, if set
   std::unique_ptr<kafka::GroupCommitter> group_committer_;  // offsets marked over HTTP
   std::unique_ptr<OffsetHooksAdapter> offset_hooks_;

@@ -208,6 +208,10 @@ class Sidecar:
             "http.listen": "127.0.0.1:0",
             "store.path": str(self.workdir / "tidemark.db"),
             "log.level": "debug",
+            # Tests about the remote backend turn it on (tests/integration/
+            # test_remote.py); elsewhere it would only add uploads to the
+            # embedded cluster that nothing checks.
+            "remote.mode": "off",
         }
         config.update(settings or {})
         self.config_path.write_text(_to_yaml(config))

@@ -158,6 +158,49 @@ TEST_F(StoreTest, ShouldLeaveNothingBehindWhenACommitFails) {
   EXPECT_FALSE(*store->hasBlob(sha256("v2")));  // rolled back with the rest
 }
 
+TEST_F(StoreTest, ShouldQueueEachCommitForTheRemoteAndUploadOnlyTheNewest) {
+  auto store = open();
+  store->setReplicating(true);
+  Built one = build(1, {{"a", "alpha"}, {"b", "beta"}}, 1);
+  Built two = build(2, {{"a", "alpha"}, {"b", "beta-2"}, {"empty", ""}}, 2);
+  ASSERT_TRUE(store->commit(one.manifest, one.source()).isOk());
+  ASSERT_TRUE(store->commit(two.manifest, two.source()).isOk());
+  EXPECT_EQ(*store->outboxDepth(), 2);
+  auto newest = store->newestUnreplicated();
+  ASSERT_TRUE(newest.isOk() && newest->has_value());
+  EXPECT_EQ((*newest)->id(), 2u);
+  // Nothing is on the remote yet: every non-empty blob of the newest is sent.
+  EXPECT_EQ(store->blobsNotOnRemote(**newest)->size(), 2u);
+  auto gone = store->markReplicated(**newest);
+  ASSERT_TRUE(gone.isOk());
+  EXPECT_TRUE(gone->empty());
+  EXPECT_EQ(*store->outboxDepth(), 0);  // the older one was superseded
+  EXPECT_FALSE(store->newestUnreplicated()->has_value());
+
+  Built three = build(3, {{"a", "alpha"}, {"b", "beta-3"}}, 3);
+  ASSERT_TRUE(store->commit(three.manifest, three.source()).isOk());
+  auto send = store->blobsNotOnRemote(three.manifest);
+  ASSERT_EQ(send->size(), 1u);  // only what changed
+  EXPECT_EQ((*send)[0], sha256("beta-3"));
+  gone = store->markReplicated(three.manifest);
+  ASSERT_EQ(gone->size(), 1u);  // beta-2 is referenced by nothing on the remote now
+  EXPECT_EQ(gone->begin()->first, sha256("beta-2"));
+  EXPECT_EQ(gone->begin()->second, 6u);
+}
+
+TEST_F(StoreTest, ShouldTakeTheRemoteViewAtStartAndQueueANewerLocalCheckpoint) {
+  auto store = open();
+  Built local = build(5, {{"a", "alpha"}}, 5);
+  ASSERT_TRUE(store->commit(local.manifest, local.source()).isOk());  // not replicating yet
+  EXPECT_EQ(*store->outboxDepth(), 0);
+  ASSERT_TRUE(store->syncRemoteView({{sha256("alpha"), 5}}, /*remote_latest_id=*/4).isOk());
+  EXPECT_EQ((*store->newestUnreplicated())->id(), 5u);
+  EXPECT_TRUE(store->blobsNotOnRemote(local.manifest)->empty());
+  ASSERT_TRUE(store->syncRemoteView({}, /*remote_latest_id=*/5).isOk());
+  EXPECT_EQ(*store->outboxDepth(), 0);
+  EXPECT_EQ(store->blobsNotOnRemote(local.manifest)->size(), 1u);
+}
+
 TEST_F(StoreTest, ShouldHandOutIdsThatGrowAcrossRestarts) {
   {
     auto store = open();
@@ -248,7 +291,7 @@ TEST_F(StoreTest, ShouldMigrateAFormat1StoreKeepingEveryCheckpointAndBlob) {
   store.reset();
   auto again = open();
   ASSERT_NE(again, nullptr);
-  EXPECT_EQ(again->migratedFrom(), 0);  // already format 2
+  EXPECT_EQ(again->migratedFrom(), 0);  // already the current format
   auto db = Database::open(path_, false);
   auto tables =
       (*db)->prepare("SELECT count(*) FROM sqlite_master WHERE name = 'checkpoint_blobs'");

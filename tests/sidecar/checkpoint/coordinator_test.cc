@@ -45,6 +45,20 @@ class StallingStore : public store::CheckpointStore {
   StatusOr<std::string> readBlob(const std::string& h) override { return real_->readBlob(h); }
   StatusOr<bool> hasBlob(const std::string& h) override { return real_->hasBlob(h); }
   StatusOr<uint64_t> nextId(int64_t now_ms) override { return real_->nextId(now_ms); }
+  void setReplicating(bool on) override { real_->setReplicating(on); }
+  StatusOr<std::optional<store::Manifest>> newestUnreplicated() override {
+    return real_->newestUnreplicated();
+  }
+  StatusOr<int64_t> outboxDepth() override { return real_->outboxDepth(); }
+  StatusOr<std::vector<std::string>> blobsNotOnRemote(const store::Manifest& m) override {
+    return real_->blobsNotOnRemote(m);
+  }
+  StatusOr<std::map<std::string, uint64_t>> markReplicated(const store::Manifest& m) override {
+    return real_->markReplicated(m);
+  }
+  Status syncRemoteView(const std::map<std::string, uint64_t>& blobs, uint64_t id) override {
+    return real_->syncRemoteView(blobs, id);
+  }
 
  private:
   std::unique_ptr<store::CheckpointStore> real_;

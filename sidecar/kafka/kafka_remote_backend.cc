@@ -1,0 +1,234 @@
+#include "sidecar/kafka/kafka_remote_backend.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include "protocol/store/remote.pb.h"
+#include "sidecar/base/digest.h"
+#include "sidecar/base/log.h"
+
+namespace tidemark::kafka {
+namespace {
+
+constexpr uint32_t kRecordVersion = 1;
+
+int64_t ms(std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()); }
+
+Status kafkaError(const std::string& what, rd_kafka_resp_err_t err) {
+  return unavailable(what + ": " + rd_kafka_err2name(err) + " (" + rd_kafka_err2str(err) + ")");
+}
+
+uint32_t chunksOf(uint64_t size, uint32_t chunk_bytes) {
+  return static_cast<uint32_t>((size + chunk_bytes - 1) / chunk_bytes);
+}
+
+}  // namespace
+
+// Delivery outcomes of one group of records (an upload or a forget). Counted
+// by the delivery callback, which runs inside rd_kafka_flush/poll on the
+// calling thread.
+struct KafkaRemoteBackend::Batch {
+  int pending = 0;
+  rd_kafka_resp_err_t first_error = RD_KAFKA_RESP_ERR_NO_ERROR;
+};
+
+StatusOr<std::unique_ptr<KafkaRemoteBackend>> KafkaRemoteBackend::create(
+    KafkaRemoteOptions options) {
+  std::unique_ptr<KafkaRemoteBackend> b(new KafkaRemoteBackend(std::move(options)));
+  TM_ASSIGN_OR_RETURN(
+      rd_kafka_conf_t * conf,
+      makeConfig(b->options_.bootstrap_servers, b->options_.tls,
+                 {{"client.id", "tidemark-checkpoints"},
+                  {"enable.idempotence", "true"},  // acks=all, no duplicates or reordering
+                  {"linger.ms", "2"},
+                  {"message.max.bytes", std::to_string(b->options_.chunk_bytes + 64 * 1024)},
+                  {"message.timeout.ms", std::to_string(ms(b->options_.timeout))}}));
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    auto* batch = static_cast<Batch*>(m->_private);
+    if (batch == nullptr) return;
+    --batch->pending;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && batch->first_error == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      batch->first_error = m->err;
+    }
+  });
+  char err[512];
+  b->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (b->producer_ == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return unavailable(std::string("librdkafka producer: ") + err);
+  }
+  return b;
+}
+
+KafkaRemoteBackend::~KafkaRemoteBackend() {
+  if (producer_ != nullptr) {
+    rd_kafka_flush(producer_, 1000);
+    rd_kafka_destroy(producer_);
+  }
+}
+
+void KafkaRemoteBackend::ensureTopic() {
+  if (topic_checked_) return;
+  // Usually there already: ask the metadata first (cheap) rather than the
+  // controller.
+  rd_kafka_topic_t* handle = rd_kafka_topic_new(producer_, options_.topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t me = rd_kafka_metadata(producer_, 0, handle, &md, 5000);
+  rd_kafka_topic_destroy(handle);
+  const bool exists = me == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+                      md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                      md->topics[0].partition_cnt > 0;
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  if (exists) {
+    topic_checked_ = true;
+    return;
+  }
+  char err[512];
+  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(options_.topic.c_str(), options_.partitions,
+                                                     options_.replication_factor, err, sizeof(err));
+  if (topic == nullptr) {
+    TM_LOG(Warn, "remote", "checkpoint topic not created").kv("error", err);
+    topic_checked_ = true;
+    return;
+  }
+  rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact");
+  rd_kafka_queue_t* q = rd_kafka_queue_new(producer_);
+  rd_kafka_AdminOptions_t* opts =
+      rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 5000, err, sizeof(err));
+  rd_kafka_CreateTopics(producer_, &topic, 1, opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 6000);
+  std::string outcome = "no answer";
+  if (ev != nullptr) {
+    const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t** topics =
+        res != nullptr ? rd_kafka_CreateTopics_result_topics(res, &n) : nullptr;
+    rd_kafka_resp_err_t e =
+        n > 0 ? rd_kafka_topic_result_error(topics[0]) : rd_kafka_event_error(ev);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      TM_LOG(Info, "remote", "checkpoint topic created")
+          .kv("topic", options_.topic)
+          .kv("partitions", options_.partitions);
+    }
+    outcome = e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS
+                  ? ""
+                  : rd_kafka_err2name(e);
+    rd_kafka_event_destroy(ev);
+  }
+  if (!outcome.empty()) {
+    TM_LOG(Warn, "remote", "could not create the checkpoint topic; relying on the cluster")
+        .kv("topic", options_.topic)
+        .kv("error", outcome);
+  }
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy(topic);
+  rd_kafka_queue_destroy(q);
+  topic_checked_ = true;
+}
+
+std::string KafkaRemoteBackend::blobChunkKey(const std::string& sha256, uint32_t index) const {
+  store::v1::RemoteKey key;
+  key.set_format_version(kRecordVersion);
+  key.set_job_id(options_.job_id);
+  key.set_instance_id(options_.instance_id);
+  key.mutable_blob_chunk()->set_sha256(sha256);
+  key.mutable_blob_chunk()->set_index(index);
+  return key.SerializeAsString();
+}
+
+std::string KafkaRemoteBackend::manifestKey() const {
+  store::v1::RemoteKey key;
+  key.set_format_version(kRecordVersion);
+  key.set_job_id(options_.job_id);
+  key.set_instance_id(options_.instance_id);
+  key.mutable_manifest();
+  return key.SerializeAsString();
+}
+
+// `value` null: a tombstone.
+Status KafkaRemoteBackend::send(Batch& batch, const std::string& key, const std::string* value) {
+  while (true) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
+                         value ? value->size() : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&batch), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++batch.pending;
+      last_upload_bytes_ += key.size() + (value ? value->size() : 0);
+      return Status::ok();
+    }
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return kafkaError("produce", err);
+    rd_kafka_poll(producer_, 100);  // the local queue is full: let deliveries drain it
+  }
+}
+
+// Waits until every record of `batch` was delivered or failed. On timeout
+// the records are purged, so their callbacks cannot outlive `batch`.
+Status KafkaRemoteBackend::await(Batch& batch) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  while (batch.pending > 0 && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_flush(producer_, 200);
+  }
+  if (batch.pending > 0) {
+    rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    while (batch.pending > 0) rd_kafka_poll(producer_, 50);
+    return unavailable("the checkpoint topic did not acknowledge within " +
+                       std::to_string(ms(options_.timeout)) + " ms");
+  }
+  if (batch.first_error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return kafkaError("the checkpoint topic refused a record", batch.first_error);
+  }
+  return Status::ok();
+}
+
+Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
+                                  const std::vector<std::string>& blobs_to_send,
+                                  const store::BlobSource& blobs) {
+  ensureTopic();
+  last_upload_bytes_ = 0;
+  {
+    Batch batch;
+    for (const std::string& hash : blobs_to_send) {
+      auto data = blobs(hash);
+      if (!data) return internalError("no data for blob " + toHex(hash));
+      const uint32_t chunks = chunksOf(data->size(), options_.chunk_bytes);
+      for (uint32_t i = 0; i < chunks; ++i) {
+        const std::string chunk(
+            data->substr(static_cast<size_t>(i) * options_.chunk_bytes, options_.chunk_bytes));
+        Status s = send(batch, blobChunkKey(hash, i), &chunk);
+        if (!s.isOk()) {
+          (void)await(batch);
+          return s;
+        }
+      }
+    }
+    // The manifest goes only once every blob it needs is acknowledged.
+    TM_RETURN_IF_ERROR(await(batch));
+  }
+  store::v1::RemoteManifest record;
+  record.set_format_version(kRecordVersion);
+  *record.mutable_manifest() = manifest;
+  record.set_chunk_bytes(options_.chunk_bytes);
+  const std::string value = record.SerializeAsString();
+  Batch batch;
+  TM_RETURN_IF_ERROR(send(batch, manifestKey(), &value));
+  return await(batch);
+}
+
+Status KafkaRemoteBackend::forget(const std::map<std::string, uint64_t>& sizes) {
+  Batch batch;
+  for (const auto& [hash, size] : sizes) {
+    for (uint32_t i = 0; i < chunksOf(size, options_.chunk_bytes); ++i) {
+      Status s = send(batch, blobChunkKey(hash, i), nullptr);
+      if (!s.isOk()) {
+        (void)await(batch);
+        return s;
+      }
+    }
+  }
+  return await(batch);
+}
+
+}  // namespace tidemark::kafka

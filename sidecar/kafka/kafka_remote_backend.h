@@ -1,0 +1,62 @@
+#pragma once
+
+// store::RemoteBackend on a compacted Kafka topic (records: protocol/store/
+// remote.proto, docs/store-format.md). An idempotent producer (acks=all)
+// writes each instance's blobs in chunks, then its manifest; a restore reads
+// the whole topic from the beginning to the high watermarks, keeping the
+// newest value per key, as compaction would. Blocking: call from a worker
+// thread (librdkafka's delivery callbacks run inside our own flush/poll calls
+// on that thread).
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "sidecar/kafka/client_config.h"
+#include "store/remote_backend.h"
+
+struct rd_kafka_s;
+
+namespace tidemark::kafka {
+
+struct KafkaRemoteOptions {
+  std::string bootstrap_servers;
+  ClientTls tls;
+  std::string topic;
+  int32_t partitions = 8;           // when the topic is created
+  int32_t replication_factor = -1;  // -1: the cluster's default
+  uint32_t chunk_bytes = 512 * 1024;
+  std::string job_id;
+  std::string instance_id;
+  std::chrono::milliseconds timeout{30000};  // per upload, per restore read
+};
+
+class KafkaRemoteBackend : public store::RemoteBackend {
+ public:
+  static StatusOr<std::unique_ptr<KafkaRemoteBackend>> create(KafkaRemoteOptions options);
+  ~KafkaRemoteBackend() override;
+
+  Status upload(const store::Manifest& manifest, const std::vector<std::string>& blobs_to_send,
+                const store::BlobSource& blobs) override;
+  Status forget(const std::map<std::string, uint64_t>& sizes) override;
+  StatusOr<store::RemoteSnapshot> read() override;
+  uint64_t lastUploadBytes() const override { return last_upload_bytes_; }
+
+ private:
+  explicit KafkaRemoteBackend(KafkaRemoteOptions options) : options_(std::move(options)) {}
+  // Creates the topic (compacted) once; an error is logged, not fatal: the
+  // cluster may create it on first use, and produce reports what remains.
+  void ensureTopic();
+  struct Batch;
+  Status send(Batch& batch, const std::string& key, const std::string* value);
+  Status await(Batch& batch);
+  std::string blobChunkKey(const std::string& sha256, uint32_t index) const;
+  std::string manifestKey() const;
+
+  KafkaRemoteOptions options_;
+  rd_kafka_s* producer_ = nullptr;
+  bool topic_checked_ = false;
+  uint64_t last_upload_bytes_ = 0;
+};
+
+}  // namespace tidemark::kafka
