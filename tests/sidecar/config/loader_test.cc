@@ -125,7 +125,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadConfig{"UnknownTopLevelKey", "proxxy: {}\n",
                   "t.yaml:1: proxxy: unknown field (top level has: job, proxy, http, checkpoint, "
-                  "store, remote, log, offsets, state)"},
+                  "store, remote, log, offsets, state, shutdown)"},
         BadConfig{"UnknownNestedKey", "proxy: {upstream: {bootstrap: k:1}}\n",
                   "t.yaml:1: proxy.upstream.bootstrap: unknown field (proxy.upstream has: "
                   "bootstrap_servers, tls)"},
