@@ -8,10 +8,12 @@
 namespace tidemark::checkpoint {
 
 AppCallback::AppCallback(event::EventLoop& loop, Coordinator& coordinator, config::HttpUrl url,
-                         std::string job_id, std::chrono::milliseconds timeout)
+                         std::string job_id, std::chrono::milliseconds timeout,
+                         size_t max_value_bytes)
     : coordinator_(coordinator),
       url_(std::move(url)),
       job_id_(std::move(job_id)),
+      max_value_bytes_(max_value_bytes),
       client_(loop, url_.address, timeout) {}
 
 void AppCallback::prepare(const std::string& trigger, std::function<void(Status)> ready) {
@@ -30,7 +32,7 @@ void AppCallback::prepare(const std::string& trigger, std::function<void(Status)
                                             ": " + r->body.substr(0, 200)));
                  }
                  CommitError error;
-                 auto commit = parseAppCommit(r->body, error);
+                 auto commit = parseAppCommit(r->body, max_value_bytes_, error);
                  if (!commit) {
                    return ready(unavailable(where + " answered a body that is not a commit (" +
                                             error.code + "): " + error.message));

@@ -24,8 +24,10 @@ namespace tidemark::checkpoint {
 
 class AppCallback {
  public:
+  // `max_value_bytes`: the largest state value an answer may carry
+  // (http.max_blob_bytes, as for a PUT).
   AppCallback(event::EventLoop& loop, Coordinator& coordinator, config::HttpUrl url,
-              std::string job_id, std::chrono::milliseconds timeout);
+              std::string job_id, std::chrono::milliseconds timeout, size_t max_value_bytes);
 
   // The coordinator's prepare step (Coordinator::setPrepareStep).
   void prepare(const std::string& trigger, std::function<void(Status)> ready);
@@ -34,6 +36,7 @@ class AppCallback {
   Coordinator& coordinator_;
   config::HttpUrl url_;
   std::string job_id_;
+  size_t max_value_bytes_;
   http::HttpClient client_;
 };
 

@@ -39,9 +39,10 @@ StatusOr<std::map<PartitionId, CommittedOffset>> parseOffsets(const json& list) 
   return out;
 }
 
-std::optional<AppCommit> parseAppCommit(std::string_view body, CommitError& error) {
-  auto fail = [&error](std::string code, std::string message) {
-    error = {std::move(code), std::move(message)};
+std::optional<AppCommit> parseAppCommit(std::string_view body, size_t max_value_bytes,
+                                        CommitError& error) {
+  auto fail = [&error](std::string code, std::string message, int status = 400) {
+    error = {status, std::move(code), std::move(message)};
     return std::nullopt;
   };
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -63,6 +64,13 @@ std::optional<AppCommit> parseAppCommit(std::string_view body, CommitError& erro
     auto bytes =
         it.value().is_string() ? base64Decode(it.value().get<std::string>()) : std::nullopt;
     if (!bytes) return fail("invalid_commit", it.key() + ": value is not base64");
+    if (bytes->size() > max_value_bytes) {
+      return fail("payload_too_large",
+                  it.key() + ": state values are limited to http.max_blob_bytes (" +
+                      std::to_string(max_value_bytes) + " bytes); got " +
+                      std::to_string(bytes->size()),
+                  413);
+    }
     out.puts.emplace_back(it.key(), std::move(*bytes));
   }
   for (const json& k : dels) {

@@ -29,14 +29,19 @@ struct AppCommit {
 };
 
 // Why a document is not a commit: `code` is the HTTP API's error code
-// (malformed_json, invalid_offsets, invalid_key, invalid_commit).
+// (malformed_json, invalid_offsets, invalid_key, invalid_commit: 400;
+// payload_too_large: 413).
 struct CommitError {
+  int status = 400;
   std::string code;
   std::string message;
 };
 
-// Parses a whole commit document. On failure returns nullopt and fills `error`.
-std::optional<AppCommit> parseAppCommit(std::string_view body, CommitError& error);
+// Parses a whole commit document; each state value may hold at most
+// `max_value_bytes` (http.max_blob_bytes, as for a PUT). On failure returns
+// nullopt and fills `error`.
+std::optional<AppCommit> parseAppCommit(std::string_view body, size_t max_value_bytes,
+                                        CommitError& error);
 
 // The offsets list alone ([{group, topic, partition, offset, ...}, ...]).
 StatusOr<std::map<PartitionId, CommittedOffset>> parseOffsets(const nlohmann::json& list);

@@ -151,10 +151,10 @@ void registerRoutes(http::HttpServer& server, Coordinator& c, const RouteLimits&
   // A commit document carries state base64-encoded: 4/3 of its bytes.
   server.route(
       "POST", "/v1/commit",
-      [&c](const Request& req) {
+      [&c, max_value = limits.max_blob_bytes](const Request& req) {
         CommitError error;
-        auto commit = parseAppCommit(req.body, error);
-        if (!commit) return Response::error(400, error.code, error.message);
+        auto commit = parseAppCommit(req.body, max_value, error);
+        if (!commit) return Response::error(error.status, error.code, error.message);
         const size_t partitions = commit->offsets.size();
         applyAppCommit(c, std::move(*commit));
         return sealedAnswer(c, partitions);

@@ -80,7 +80,8 @@ Status Sidecar::start() {
   if (!cp.app_callback().empty()) {
     TM_ASSIGN_OR_RETURN(config::HttpUrl url, config::parseHttpUrl(cp.app_callback()));
     app_callback_ = std::make_unique<checkpoint::AppCallback>(loop_, *coordinator_, std::move(url),
-                                                              config_.job().id(), ms(cp.timeout()));
+                                                              config_.job().id(), ms(cp.timeout()),
+                                                              config_.http().max_blob_bytes());
     coordinator_->setPrepareStep(
         [this](const std::string& trigger, std::function<void(Status)> ready) {
           app_callback_->prepare(trigger, std::move(ready));

@@ -75,6 +75,18 @@ def test_state_api_should_answer_every_error_with_a_json_code(sidecar):
     assert status == 400
 
 
+def test_commit_should_hold_state_values_to_the_same_limit_as_put(sidecar):
+    import base64
+    big = base64.b64encode(b"x" * 4097).decode()
+    status, _, raw = call(sidecar, "POST", "/v1/commit",
+                          json.dumps({"offsets": [], "state": {"put": {"k": big}}}))
+    assert status == 413 and error_code(raw) == "payload_too_large"
+    assert "http.max_blob_bytes" in json.loads(raw)["error"]["message"]
+    fits = base64.b64encode(b"x" * 4096).decode()
+    assert call(sidecar, "POST", "/v1/commit",
+                json.dumps({"offsets": [], "state": {"put": {"k": fits}}}))[0] == 200
+
+
 def test_if_match_should_give_optimistic_concurrency(sidecar):
     _, h1, _ = call(sidecar, "PUT", "/v1/state/k", "v1")
     status, h2, _ = call(sidecar, "PUT", "/v1/state/k", "v2", {"If-Match": h1["ETag"]})
