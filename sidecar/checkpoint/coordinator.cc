@@ -36,7 +36,14 @@ store::Manifest buildManifest(const SealedView& view, const std::string& job_id,
   }
   for (const auto& [key, entry] : view.state) {
     auto* ref = m.add_state();
-    ref->set_key(key);
+    if (auto scoped = parseScopedKey(key)) {
+      ref->set_key(scoped->second);
+      ref->mutable_partition()->set_group(scoped->first.group);
+      ref->mutable_partition()->set_topic(scoped->first.topic);
+      ref->mutable_partition()->set_partition(scoped->first.partition);
+    } else {
+      ref->set_key(key);
+    }
     ref->set_sha256(entry.sha256);
     ref->set_size(entry.data->size());
     ref->set_content_type(entry.content_type);
@@ -111,8 +118,13 @@ Status Coordinator::restore() {
     for (const auto& ref : latest->state()) {
       TM_ASSIGN_OR_RETURN(std::string data, store_->readBlob(ref.sha256()));
       bytes += data.size();
-      view.state[ref.key()] = {std::make_shared<const std::string>(std::move(data)), ref.sha256(),
-                               ref.content_type()};
+      const std::string key = ref.has_partition()
+                                  ? scopedKey({ref.partition().group(), ref.partition().topic(),
+                                               ref.partition().partition()},
+                                              ref.key())
+                                  : ref.key();
+      view.state[key] = {std::make_shared<const std::string>(std::move(data)), ref.sha256(),
+                         ref.content_type()};
     }
     stats_.last_id = latest->id();
   }

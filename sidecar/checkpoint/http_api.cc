@@ -72,10 +72,16 @@ json manifestDetail(const store::Manifest& m) {
   }
   json state = json::array();
   for (const auto& s : m.state()) {
-    state.push_back({{"key", s.key()},
-                     {"size", s.size()},
-                     {"sha256", store::toHex(s.sha256())},
-                     {"content_type", s.content_type()}});
+    json e = {{"key", s.key()},
+              {"size", s.size()},
+              {"sha256", store::toHex(s.sha256())},
+              {"content_type", s.content_type()}};
+    if (s.has_partition()) {
+      e["partition"] = {{"group", s.partition().group()},
+                        {"topic", s.partition().topic()},
+                        {"partition", s.partition().partition()}};
+    }
+    state.push_back(std::move(e));
   }
   j["offsets"] = offsets;
   j["state"] = state;
@@ -87,16 +93,52 @@ Response sealedAnswer(Coordinator& c, size_t partitions) {
       200, json({{"seal", c.book().sealed().seal}, {"partitions", partitions}}).dump());
 }
 
-}  // namespace
+// The partition of a partition-scoped route, or an error answer.
+std::optional<Response> partitionOf(const Request& req, PartitionId& out) {
+  out.group = req.params.at("group");
+  out.topic = req.params.at("topic");
+  const std::string& p = req.params.at("partition");
+  if (out.group.empty() || out.group.size() > 255) {
+    return Response::error(400, "invalid_partition", "group must be 1-255 bytes");
+  }
+  if (out.topic.empty() || out.topic.size() > 249 || out.topic == "." || out.topic == ".." ||
+      out.topic.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos) {
+    return Response::error(400, "invalid_partition", "topic is not a valid Kafka topic name");
+  }
+  if (p.empty() || p.size() > 10 || p.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoll(p) > INT32_MAX) {
+    return Response::error(400, "invalid_partition", "partition must be an integer 0-2147483647");
+  }
+  out.partition = static_cast<int32_t>(std::stoll(p));
+  return std::nullopt;
+}
 
-void registerRoutes(http::HttpServer& server, Coordinator& c, const RouteLimits& limits) {
+// The book's key for a state request: the key itself (/v1/state/{key}) or
+// the partition-scoped one (/v1/groups/.../state/{key}); or an error answer.
+std::optional<Response> bookKeyOf(const Request& req, std::string& out) {
+  const std::string& key = req.params.at("key");
+  if (Status s = validateKey(key); !s.isOk()) {
+    return Response::error(400, "invalid_key", s.message());
+  }
+  if (!req.params.count("group")) {
+    out = key;
+    return std::nullopt;
+  }
+  PartitionId p;
+  if (auto bad = partitionOf(req, p)) return bad;
+  out = scopedKey(p, key);
+  return std::nullopt;
+}
+
+void registerStateRoutes(http::HttpServer& server, Coordinator& c, const std::string& base,
+                         size_t max_blob_bytes) {
   server.route(
-      "PUT", "/v1/state/{key...}",
+      "PUT", base + "/{key...}",
       [&c](const Request& req) {
-        const std::string& key = req.params.at("key");
-        if (Status s = validateKey(key); !s.isOk()) {
-          return Response::error(400, "invalid_key", s.message());
-        }
+        std::string key;
+        if (auto bad = bookKeyOf(req, key)) return *bad;
         std::string type = req.header("content-type");
         if (type.empty()) type = "application/octet-stream";
         Status s = c.book().put(key, req.body, type, ifMatch(req));
@@ -105,40 +147,53 @@ void registerRoutes(http::HttpServer& server, Coordinator& c, const RouteLimits&
         r.headers["ETag"] = StateBook::etag(*c.book().get(key, View::kStaged));
         return r;
       },
-      limits.max_blob_bytes);
-  server.route("GET", "/v1/state/{key...}", [&c](const Request& req) {
-    const std::string& key = req.params.at("key");
-    if (Status s = validateKey(key); !s.isOk()) {
-      return Response::error(400, "invalid_key", s.message());
-    }
+      max_blob_bytes);
+  server.route("GET", base + "/{key...}", [&c](const Request& req) {
+    std::string key;
+    if (auto bad = bookKeyOf(req, key)) return *bad;
     auto view = viewOf(req);
     if (!view.isOk()) return fromStatus(view.status());
     auto entry = c.book().get(key, *view);
-    if (!entry) return Response::error(404, "not_found", "no state " + key);
+    if (!entry) return Response::error(404, "not_found", "no state " + req.params.at("key"));
     Response r = Response::json(200, *entry->data);
     r.content_type = entry->content_type.empty() ? "application/octet-stream" : entry->content_type;
     r.headers["ETag"] = StateBook::etag(*entry);
     return r;
   });
-  server.route("DELETE", "/v1/state/{key...}", [&c](const Request& req) {
-    const std::string& key = req.params.at("key");
-    if (Status s = validateKey(key); !s.isOk()) {
-      return Response::error(400, "invalid_key", s.message());
-    }
+  server.route("DELETE", base + "/{key...}", [&c](const Request& req) {
+    std::string key;
+    if (auto bad = bookKeyOf(req, key)) return *bad;
     Status s = c.book().remove(key, ifMatch(req));
     return s.isOk() ? Response::empty(204) : fromStatus(s);
   });
-  server.route("GET", "/v1/state", [&c](const Request& req) {
+  server.route("GET", base, [&c](const Request& req) {
     auto view = viewOf(req);
     if (!view.isOk()) return fromStatus(view.status());
     auto it = req.query.find("prefix");
+    const std::string prefix = it == req.query.end() ? "" : it->second;
+    std::string scope;  // the book's key prefix of this route's keys
+    if (req.params.count("group")) {
+      PartitionId p;
+      if (auto bad = partitionOf(req, p)) return *bad;
+      scope = scopedKey(p, "");
+    }
     json keys = json::array();
-    for (const auto& [key, entry] : c.book().list(it == req.query.end() ? "" : it->second, *view)) {
-      keys.push_back(
-          {{"key", key}, {"size", entry.data->size()}, {"etag", StateBook::etag(entry)}});
+    for (const auto& [key, entry] : c.book().list(scope + prefix, *view)) {
+      if (scope.empty() && isScopedKey(key)) continue;  // another scope's
+      keys.push_back({{"key", key.substr(scope.size())},
+                      {"size", entry.data->size()},
+                      {"etag", StateBook::etag(entry)}});
     }
     return Response::json(200, json({{"keys", keys}}).dump());
   });
+}
+
+}  // namespace
+
+void registerRoutes(http::HttpServer& server, Coordinator& c, const RouteLimits& limits) {
+  registerStateRoutes(server, c, "/v1/state", limits.max_blob_bytes);
+  registerStateRoutes(server, c, "/v1/groups/{group}/topics/{topic}/partitions/{partition}/state",
+                      limits.max_blob_bytes);
   server.route("POST", "/v1/offsets", [&c](const Request& req) {
     auto body = parseBody(req);
     if (!body.isOk()) return Response::error(400, "malformed_json", body.status().message());

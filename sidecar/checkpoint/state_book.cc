@@ -26,6 +26,28 @@ Status validateKey(const std::string& key) {
   return Status::ok();
 }
 
+std::string scopedKey(const PartitionId& p, const std::string& key) {
+  return "#" + toHex(p.group) + "/" + p.topic + "/" + std::to_string(p.partition) + "/" + key;
+}
+
+bool isScopedKey(const std::string& internal) { return !internal.empty() && internal[0] == '#'; }
+
+std::optional<std::pair<PartitionId, std::string>> parseScopedKey(const std::string& internal) {
+  if (!isScopedKey(internal)) return std::nullopt;
+  const size_t a = internal.find('/', 1);
+  const size_t b = a == std::string::npos ? a : internal.find('/', a + 1);
+  const size_t c = b == std::string::npos ? b : internal.find('/', b + 1);
+  if (c == std::string::npos) return std::nullopt;
+  const std::string hex = internal.substr(1, a - 1);
+  std::string group;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    group.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  PartitionId id{group, internal.substr(a + 1, b - a - 1),
+                 static_cast<int32_t>(std::stol(internal.substr(b + 1, c - b - 1)))};
+  return std::make_pair(std::move(id), internal.substr(c + 1));
+}
+
 std::string StateBook::etag(const StateEntry& e) { return "\"" + store::toHex(e.sha256) + "\""; }
 
 std::optional<StateEntry> StateBook::current(const std::string& key) const {

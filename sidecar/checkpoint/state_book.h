@@ -93,4 +93,14 @@ class StateBook {
 // starting with '/', no empty or "." or ".." segments. A bad key is a 400.
 Status validateKey(const std::string& key);
 
+// Partition-scoped state (issue 5: state that follows partitions) lives in
+// the same book under an internal key no valid key can be ('#' is not a key
+// character): "#" + hex(group) + "/" + topic + "/" + partition + "/" + key.
+// Staged, sealed and checkpointed like instance state; manifests record the
+// partition apart (StateRef.partition), never this encoding.
+std::string scopedKey(const PartitionId& partition, const std::string& key);
+// The partition and key of an internal key; nullopt for instance-scoped keys.
+std::optional<std::pair<PartitionId, std::string>> parseScopedKey(const std::string& internal);
+bool isScopedKey(const std::string& internal);
+
 }  // namespace tidemark::checkpoint

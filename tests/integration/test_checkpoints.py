@@ -87,6 +87,42 @@ def test_commit_should_hold_state_values_to_the_same_limit_as_put(sidecar):
                 json.dumps({"offsets": [], "state": {"put": {"k": fits}}}))[0] == 200
 
 
+def test_partition_state_should_be_its_own_scope_sealed_and_restored_with_its_partition(
+        cluster, sidecar):
+    base = "/v1/groups/orders%2Fv1/topics/demo/partitions/3/state"
+    assert call(sidecar, "PUT", base + "/counts/a", "7")[0] == 204
+    assert call(sidecar, "PUT", "/v1/state/counts/a", "instance")[0] == 204
+    assert call(sidecar, "GET", base + "/counts/a")[0] == 404  # staged only
+    offsets = [{"group": "orders/v1", "topic": "demo", "partition": 3, "offset": 70}]
+    assert call(sidecar, "POST", "/v1/offsets", json.dumps(offsets))[0] == 200
+    assert call(sidecar, "GET", base + "/counts/a")[2] == b"7"
+    assert call(sidecar, "GET", "/v1/state/counts/a")[2] == b"instance"
+    listed = json.loads(call(sidecar, "GET", base + "?prefix=counts/")[2])["keys"]
+    assert [k["key"] for k in listed] == ["counts/a"]
+    listed = json.loads(call(sidecar, "GET", "/v1/state")[2])["keys"]
+    assert [k["key"] for k in listed] == ["counts/a"]  # the instance's key only
+    other = "/v1/groups/orders%2Fv1/topics/demo/partitions/4/state/counts/a"
+    assert call(sidecar, "GET", other)[0] == 404
+    status, _, raw = call(sidecar, "POST", "/v1/checkpoints")
+    detail = json.loads(call(sidecar, "GET", f"/v1/checkpoints/{json.loads(raw)['id']}")[2])
+    scoped = [s for s in detail["state"] if "partition" in s]
+    assert scoped and scoped[0]["key"] == "counts/a"
+    assert scoped[0]["partition"] == {"group": "orders/v1", "topic": "demo", "partition": 3}
+    for bad in ("/v1/groups/g/topics/bad%20topic/partitions/1/state/k",
+                "/v1/groups/g/topics/demo/partitions/-1/state/k",
+                "/v1/groups/g/topics/demo/partitions/99999999999/state/k"):
+        status, _, raw = call(sidecar, "GET", bad)
+        assert status == 400 and error_code(raw) == "invalid_partition", bad
+    sidecar.proc.kill()
+    sidecar.proc.wait()
+    again = Sidecar(sidecar.workdir, cluster.bootstrap, {**MANUAL})
+    try:
+        assert call(again, "GET", base + "/counts/a")[2] == b"7"
+        assert call(again, "GET", "/v1/state/counts/a")[2] == b"instance"
+    finally:
+        again.stop()
+
+
 def test_if_match_should_give_optimistic_concurrency(sidecar):
     _, h1, _ = call(sidecar, "PUT", "/v1/state/k", "v1")
     status, h2, _ = call(sidecar, "PUT", "/v1/state/k", "v2", {"If-Match": h1["ETag"]})
