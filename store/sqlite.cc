@@ -146,6 +146,8 @@ StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path, bool
 
 Database::~Database() { sqlite3_close(db_); }
 
+int64_t Database::lastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+
 void Database::takeOverWalCheckpoints() {
   sqlite3_wal_hook(
       db_,

@@ -63,6 +63,8 @@ class Database {
   // "ok", or what PRAGMA integrity_check found.
   StatusOr<std::string> integrityCheck();
   const std::string& path() const { return path_; }
+  // The rowid the last INSERT on this connection gave.
+  int64_t lastInsertRowid() const;
 
   // Stops SQLite's automatic WAL checkpoints, which otherwise run inside
   // whichever commit crosses the threshold (copying pages into the database

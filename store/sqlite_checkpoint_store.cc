@@ -15,7 +15,8 @@ CREATE TABLE meta(
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE blobs(
-  sha256 BLOB PRIMARY KEY,
+  id INTEGER PRIMARY KEY,
+  sha256 BLOB NOT NULL,
   size INTEGER NOT NULL,
   data BLOB NOT NULL
 );
@@ -44,9 +45,16 @@ DROP TABLE checkpoint_blobs;
 UPDATE meta SET value = '2' WHERE key = 'format_version';
 )sql";
 
-// Version 3 adds replication to a remote backend: the checkpoints waiting to
-// be uploaded, and the blobs known to be on the remote.
+// Version 3 adds replication to a remote backend (the checkpoints waiting to
+// be uploaded, the blobs known to be on the remote), and keys blobs by rowid:
+// the store finds them by hash in memory, so the randomly-keyed hash index
+// that every commit and prune rewrote goes.
 constexpr const char* kMigrate2To3 = R"sql(
+CREATE TABLE blobs_v3(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL, size INTEGER NOT NULL,
+                      data BLOB NOT NULL);
+INSERT INTO blobs_v3(sha256, size, data) SELECT sha256, size, data FROM blobs;
+DROP TABLE blobs;
+ALTER TABLE blobs_v3 RENAME TO blobs;
 CREATE TABLE remote_outbox(checkpoint_id INTEGER PRIMARY KEY);
 CREATE TABLE remote_blobs(sha256 BLOB PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
 UPDATE meta SET value = '3' WHERE key = 'format_version';
@@ -118,10 +126,17 @@ Status SqliteCheckpointStore::migrate() {
   return Status::ok();
 }
 
-// The blobs each retained checkpoint references, from the manifests.
+// The blobs each retained checkpoint references, from the manifests, and
+// where each stored blob is.
 Status SqliteCheckpointStore::loadReferences() {
   TM_ASSIGN_OR_RETURN(std::vector<Manifest> all, list());
   for (const Manifest& m : all) track(m.id(), m);
+  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT id, sha256 FROM blobs"));
+  while (true) {
+    TM_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    blob_ids_[st.columnBlob(1)] = st.columnInt(0);
+  }
   return Status::ok();
 }
 
@@ -142,7 +157,7 @@ Status SqliteCheckpointStore::prepareWrites() {
                                    "VALUES(?, ?, ?, ?)"));
   TM_ASSIGN_OR_RETURN(Statement drop_checkpoint,
                       db_->prepare("DELETE FROM checkpoints WHERE id = ?"));
-  TM_ASSIGN_OR_RETURN(Statement drop_blob, db_->prepare("DELETE FROM blobs WHERE sha256 = ?"));
+  TM_ASSIGN_OR_RETURN(Statement drop_blob, db_->prepare("DELETE FROM blobs WHERE id = ?"));
   TM_ASSIGN_OR_RETURN(Statement enqueue,
                       db_->prepare("INSERT OR IGNORE INTO remote_outbox(checkpoint_id) VALUES(?)"));
   TM_ASSIGN_OR_RETURN(Statement dequeue_dropped,
@@ -166,6 +181,7 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
   TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
   Statement& put = writes_->put_blob;
   std::set<std::string> written;
+  std::vector<std::pair<std::string, int64_t>> new_ids;  // known once committed
   CommitStats stats;
   for (const auto& state : manifest.state()) {
     const std::string& hash = state.sha256();
@@ -179,6 +195,7 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
     put.reset();
     TM_RETURN_IF_ERROR(
         put.bindBlob(1, hash).bind(2, static_cast<int64_t>(data->size())).bindBlob(3, *data).run());
+    new_ids.emplace_back(hash, db_->lastInsertRowid());
   }
   Statement& cp = writes_->put_checkpoint;
   cp.reset();
@@ -194,6 +211,7 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
   }
   TM_RETURN_IF_ERROR(tx.commit());
   last_commit_ = stats;
+  for (auto& [hash, row] : new_ids) blob_ids_[hash] = row;
   track(id, manifest);
   return Status::ok();
 }
@@ -238,8 +256,10 @@ Status SqliteCheckpointStore::prune() {
     Statement& gc = writes_->drop_blob;
     for (const auto& [hash, change] : delta) {
       if (ref_count_.at(hash) + change > 0) continue;
+      auto row = blob_ids_.find(hash);
+      if (row == blob_ids_.end()) continue;  // never stored (an empty manifest entry's)
       gc.reset();
-      TM_RETURN_IF_ERROR(gc.bindBlob(1, hash).run());
+      TM_RETURN_IF_ERROR(gc.bind(1, row->second).run());
     }
     return tx.commit();
   }();
@@ -249,7 +269,10 @@ Status SqliteCheckpointStore::prune() {
   if (!restored.isOk()) return restored.withPrefix("restoring synchronous=FULL");
   for (uint64_t id : dropped) {
     for (const auto& h : refs_[id]) {
-      if (--ref_count_[h] == 0) ref_count_.erase(h);
+      if (--ref_count_[h] == 0) {
+        ref_count_.erase(h);
+        blob_ids_.erase(h);
+      }
     }
     refs_.erase(id);
   }
@@ -289,8 +312,10 @@ StatusOr<std::vector<Manifest>> SqliteCheckpointStore::list() {
 }
 
 StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {
-  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT data FROM blobs WHERE sha256 = ?"));
-  TM_ASSIGN_OR_RETURN(bool row, st.bindBlob(1, hash).step());
+  auto id = blob_ids_.find(hash);
+  if (id == blob_ids_.end()) return notFound("no blob " + toHex(hash));
+  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT data FROM blobs WHERE id = ?"));
+  TM_ASSIGN_OR_RETURN(bool row, st.bind(1, id->second).step());
   if (!row) return notFound("no blob " + toHex(hash));
   std::string data = st.columnBlob(0);
   if (sha256(data) != hash) return dataLoss("blob " + toHex(hash) + " does not match its hash");
@@ -298,8 +323,7 @@ StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {
 }
 
 StatusOr<bool> SqliteCheckpointStore::hasBlob(const std::string& hash) {
-  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT 1 FROM blobs WHERE sha256 = ?"));
-  return st.bindBlob(1, hash).step();
+  return blob_ids_.count(hash) > 0;
 }
 
 StatusOr<uint64_t> SqliteCheckpointStore::nextId(int64_t now_ms) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/checkpoint_store.h"
@@ -71,6 +72,8 @@ class SqliteCheckpointStore : public CheckpointStore {
   // retained checkpoints reference each blob (a blob is stored iff counted).
   std::map<uint64_t, std::set<std::string>> refs_;
   std::map<std::string, int64_t> ref_count_;
+  // Stored blob -> its row: blobs are found by hash here, not by an index.
+  std::unordered_map<std::string, int64_t> blob_ids_;
 };
 
 }  // namespace tidemark::store

@@ -117,6 +117,7 @@ Commands:
   serve          run the sidecar from a config file
   dev            run an embedded Kafka cluster with the sidecar in front of it
   config check   validate a config file and print the effective config
+  checkpoints    list, show, diff, export and import checkpoints
   version        print version information
 
 Run 'tidemark <command> --help' for a command's flags.

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "sidecar/cli/checkpoints_command.h"
 #include "sidecar/cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return runServe(rest);
   if (command == "dev") return runDev(rest);
   if (command == "config") return runConfig(rest);
+  if (command == "checkpoints") return runCheckpoints(rest);
   if (command == "version" || command == "--version") return runVersion(rest);
   std::fprintf(stderr, "tidemark: unknown command '%s'\n\n", command.c_str());
   printUsage();
