@@ -19,7 +19,7 @@ namespace tidemark::http {
 
 class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(HttpServer& server, uint64_t id) : server_(server), id_(id) {}
+  explicit Connection(HttpServer& server) : server_(server) {}
   void attach(std::unique_ptr<event::TcpStream> stream) { stream_ = std::move(stream); }
 
   // Input arrived: frame and dispatch what is complete.
@@ -51,7 +51,6 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
   void flush();
 
   HttpServer& server_;
-  const uint64_t id_;
   std::unique_ptr<event::TcpStream> stream_;
   std::string in_;
   size_t pos_ = 0;

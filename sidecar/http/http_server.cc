@@ -159,7 +159,7 @@ void HttpServer::accept(int fd, std::string peer) {
     return;
   }
   const uint64_t id = next_connection_id_++;
-  auto conn = std::make_shared<Connection>(*this, id);
+  auto conn = std::make_shared<Connection>(*this);
   std::weak_ptr<Connection> weak = conn;
   event::TcpStream::Callbacks callbacks;
   callbacks.on_data = [weak] {
