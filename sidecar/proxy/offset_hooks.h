@@ -44,6 +44,14 @@ class OffsetHooks {
 
   // A group member synced (SyncGroup) through this sidecar instance.
   virtual void memberSynced(const std::string& group, const std::string& member_id) = 0;
+  // The group's coordinator assigned the application these partitions (the
+  // SyncGroup answer). Those it no longer has were checkpointed before the
+  // rebalance (JoinGroup waits for that); the sidecar forgets their sealed
+  // offsets and partition state, so that when one comes back its OffsetFetch
+  // is answered from the cluster — what the partition's owner meanwhile
+  // committed — and never from this sidecar's stale copy.
+  virtual void assigned(const std::string& group,
+                        const std::map<std::string, std::vector<int32_t>>& partitions) = 0;
   // Whether `member_id` synced through this sidecar instance. A member that
   // joined before this instance started may hold state with writes this
   // instance never received (they died with its predecessor), so its commits

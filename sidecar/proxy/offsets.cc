@@ -62,6 +62,32 @@ StatusOr<GroupMember> decodeSyncGroupMember(int16_t version, std::string_view bo
   return GroupMember{decoded.msg.group_id, decoded.msg.member_id};
 }
 
+// The consumer protocol's assignment (ConsumerProtocolAssignment, versions
+// 0-3, never flexible): int16 version, [string topic, [int32 partition]],
+// then user data this does not need.
+StatusOr<std::optional<std::map<std::string, std::vector<int32_t>>>> decodeSyncGroupAssignment(
+    int16_t version, std::string_view body) {
+  using Assigned = std::map<std::string, std::vector<int32_t>>;
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::SyncGroupResponse>(body, version));
+  const auto& resp = decoded.msg;
+  if (resp.error_code != 0) return std::optional<Assigned>();
+  if (resp.protocol_type && *resp.protocol_type != "consumer") return std::optional<Assigned>();
+  Assigned out;
+  if (resp.assignment.empty()) return std::optional<Assigned>(out);  // assigned nothing
+  kafka::Reader r(resp.assignment);
+  const int16_t assignment_version = r.readInt16();
+  const int32_t topics = r.readArrayLength(/*compact=*/false);
+  if (!r.ok() || assignment_version < 0 || topics < 0) return std::optional<Assigned>();
+  for (int32_t t = 0; t < topics && r.ok(); ++t) {
+    std::string topic = r.readString(/*compact=*/false);
+    const int32_t count = r.readArrayLength(/*compact=*/false);
+    auto& partitions = out[topic];
+    for (int32_t i = 0; i < count && r.ok(); ++i) partitions.push_back(r.readInt32());
+  }
+  if (!r.ok()) return std::optional<Assigned>();  // not the consumer protocol after all
+  return std::optional<Assigned>(out);
+}
+
 StatusOr<EndTxnRequest> decodeEndTxn(int16_t version, std::string_view body) {
   TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::EndTxnRequest>(body, version));
   return EndTxnRequest{decoded.msg.transactional_id, decoded.msg.committed};

@@ -49,6 +49,13 @@ struct GroupMember {
 };
 StatusOr<GroupMember> decodeSyncGroupMember(int16_t version, std::string_view body);
 
+// The partitions a SyncGroup response assigns to the member (topic ->
+// partitions), from its consumer-protocol assignment. nullopt when the
+// response carries an error, or an assignment that is not the consumer
+// protocol's (Kafka Connect, a custom protocol): then nothing is known.
+StatusOr<std::optional<std::map<std::string, std::vector<int32_t>>>> decodeSyncGroupAssignment(
+    int16_t version, std::string_view body);
+
 constexpr int16_t kRequestTimedOut = 7;
 constexpr int16_t kCoordinatorLoadInProgress = 14;
 constexpr int16_t kIllegalGeneration = 22;

@@ -238,6 +238,7 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
       return false;
     }
     options_.offsets->memberSynced(member->group, member->member_id);
+    entry->group = member->group;  // its answer says what the group assigned
     forward(entry, std::move(frame));
     return true;
   }
@@ -420,7 +421,8 @@ bool Session::pumpResponses() {
 // those that can carry addresses or versions, and OffsetFetch when checkpointing.
 bool Session::inspects(const InFlight& entry) const {
   return mustInspectResponse(entry.api_key, entry.api_version) ||
-         (options_.offsets != nullptr && entry.api_key == kOffsetFetchKey);
+         (options_.offsets != nullptr &&
+          (entry.api_key == kOffsetFetchKey || entry.api_key == kSyncGroupKey));
 }
 
 bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
@@ -436,6 +438,12 @@ bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
       return false;
     }
     const size_t header_bytes = r.consumed();
+    if (options_.offsets != nullptr && entry.api_key == kSyncGroupKey) {
+      noteAssignment(entry, rest.substr(header_bytes));
+      entry.response = std::move(frame);  // passed on unchanged
+      entry.answered = true;
+      return true;
+    }
     auto rewritten = offset_fetch ? rewriteOffsetFetch(entry.api_version, rest.substr(header_bytes),
                                                        entry.group, *options_.offsets)
                                   : rewriteResponse(entry.api_key, entry.api_version,
@@ -454,6 +462,17 @@ bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
   entry.response = std::move(frame);
   entry.answered = true;
   return true;
+}
+
+void Session::noteAssignment(const InFlight& entry, std::string_view body) {
+  auto assigned = decodeSyncGroupAssignment(entry.api_version, body);
+  if (!assigned.isOk()) {
+    TM_LOG(Warn, "proxy", "cannot read a SyncGroup answer's assignment")
+        .kv("group", entry.group)
+        .kv("error", assigned.status().message());
+    return;
+  }
+  if (*assigned) options_.offsets->assigned(entry.group, **assigned);
 }
 
 void Session::answerLocally(int32_t correlation_id, int16_t key, int16_t version,

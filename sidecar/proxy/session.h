@@ -71,11 +71,13 @@ class Session {
     bool internal = false;
     bool answered = false;  // `response` holds the whole frame
     std::string response;   // length-prefixed frame, when buffered
-    std::string group;      // OffsetFetch v0-7: the group it asked about
+    std::string group;      // OffsetFetch v0-7, SyncGroup: the group it is about
   };
   using Entry = std::shared_ptr<InFlight>;
 
   void onClientData();
+  // A SyncGroup answer: tells the hooks what the application was assigned.
+  void noteAssignment(const InFlight& entry, std::string_view body);
   void onUpstreamData();
   void onClientClosed(const std::string& reason);
   void onUpstreamClosed(const std::string& reason);

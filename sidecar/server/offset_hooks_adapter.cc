@@ -81,4 +81,17 @@ void OffsetHooksAdapter::endTxn(const std::string& transactional_id, bool commit
       });
 }
 
+void OffsetHooksAdapter::assigned(const std::string& group,
+                                  const std::map<std::string, std::vector<int32_t>>& partitions) {
+  size_t assigned = 0;
+  for (const auto& [topic, list] : partitions) assigned += list.size();
+  const size_t forgotten = coordinator_.book().keepOnly(group, partitions);
+  if (forgotten > 0) {
+    TM_LOG(Info, "offsets", "partitions reassigned: forgetting those no longer assigned")
+        .kv("group", group)
+        .kv("assigned", assigned)
+        .kv("forgotten", forgotten);
+  }
+}
+
 }  // namespace tidemark::server

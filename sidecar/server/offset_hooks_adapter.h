@@ -31,6 +31,8 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   void memberSynced(const std::string& group, const std::string& member_id) override {
     synced_.insert({group, member_id});
   }
+  void assigned(const std::string& group,
+                const std::map<std::string, std::vector<int32_t>>& partitions) override;
   bool knowsMember(const std::string& group, const std::string& member_id) const override {
     return synced_.count({group, member_id}) > 0;
   }

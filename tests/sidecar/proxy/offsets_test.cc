@@ -23,6 +23,7 @@ class FixedOffsets : public OffsetHooks {
   }
   void endTxn(const std::string&, bool, std::function<void(bool)>) override {}
   void memberSynced(const std::string&, const std::string&) override {}
+  void assigned(const std::string&, const std::map<std::string, std::vector<int32_t>>&) override {}
   bool knowsMember(const std::string&, const std::string&) const override { return true; }
 };
 
