@@ -36,6 +36,12 @@ class Proxy {
     metrics_ = std::make_unique<ProxyMetrics>(registry);
   }
 
+  // A broker the cluster has (its metadata, read at start): its listener
+  // opens now rather than when a Metadata answer first names it.
+  void learnBroker(int32_t node_id, const std::string& host, int32_t port) {
+    brokers_.learn(node_id, host, port);
+  }
+
   // Closes every listener (bootstrap and brokers) and opens no more; open
   // sessions keep running until they close. For the end of a shutdown.
   void stopAccepting();

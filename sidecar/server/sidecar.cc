@@ -11,6 +11,7 @@
 
 #include "sidecar/base/log.h"
 #include "sidecar/checkpoint/http_api.h"
+#include "sidecar/kafka/cluster_metadata.h"
 #include "sidecar/kafka/kafka_remote_backend.h"
 #include "store/sqlite_checkpoint_store.h"
 
@@ -117,6 +118,7 @@ Status Sidecar::start() {
     http_.requireToken(token_.get());
   }
   TM_RETURN_IF_ERROR(proxy_.start());
+  openBrokerListeners();
   std::vector<config::HostPort> upstream;
   if (auto servers = config::parseHostPortList(config_.proxy().upstream().bootstrap_servers());
       servers.isOk()) {
@@ -127,6 +129,23 @@ Status Sidecar::start() {
   TM_ASSIGN_OR_RETURN(config::HostPort http_addr, config::parseHostPort(config_.http().listen()));
   TM_RETURN_IF_ERROR(http_.start(http_addr, config_.http().max_request_bytes()));
   return Status::ok();
+}
+
+// Best effort: with the cluster unreachable at start, listeners open as
+// Metadata answers name their brokers, as they always do.
+void Sidecar::openBrokerListeners() {
+  const auto& upstream = config_.proxy().upstream();
+  kafka::ClientTls tls{upstream.tls().enabled(), upstream.tls().ca_file(),
+                       upstream.tls().cert_file(), upstream.tls().key_file(),
+                       upstream.tls().verify()};
+  auto brokers =
+      kafka::listBrokers(upstream.bootstrap_servers(), tls, std::chrono::milliseconds(3000));
+  if (!brokers.isOk()) {
+    TM_LOG(Warn, "proxy", "cluster metadata unavailable at start; broker listeners open later")
+        .kv("error", brokers.status().toString());
+    return;
+  }
+  for (const auto& b : *brokers) proxy_.learnBroker(b.node_id, b.host, b.port);
 }
 
 // job.instance_id, else the pod's name, else the host's.

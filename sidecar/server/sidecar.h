@@ -45,6 +45,7 @@ class Sidecar {
  private:
   void mirrorMarkedOffsets();
   std::string instanceId() const;
+  void openBrokerListeners();
   void addHealthRoutes();
   http::Response readiness() const;
   void drain(std::chrono::steady_clock::time_point until, std::function<void(bool)> done);

@@ -12,9 +12,8 @@ import urllib.error
 import urllib.request
 
 import confluent_kafka as ck
-from confluent_kafka.admin import AdminClient
 
-from harness.tidemark import Sidecar, free_port
+from harness.tidemark import Sidecar, free_port, free_port_range
 
 MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
 
@@ -177,19 +176,23 @@ def test_readyz_should_fail_while_the_upstream_cluster_is_unreachable(tmp_path):
 
 
 def test_readyz_should_fail_when_a_broker_listener_cannot_open(cluster, sidecar_factory):
-    sidecar = sidecar_factory(cluster, settings=MANUAL)
-    base = int(sidecar.fields.get("broker_port_base") or
-               sidecar.config_path.read_text().split("broker_port_base:")[1].split()[0]
-               .strip('"'))
+    base = free_port_range(16)
     squatter = socket.socket()
-    squatter.bind(("127.0.0.1", base + 2))  # node 2's port, taken before the sidecar opens it
+    squatter.bind(("127.0.0.1", base + 2))  # node 2's port, taken before the sidecar starts
     squatter.listen(1)
     try:
-        md = AdminClient({"bootstrap.servers": sidecar.fields["proxy"]})
-        md.list_topics(timeout=10)  # Metadata through the proxy: listeners open lazily
-        sidecar.log.wait_for(lambda l: "cannot open broker listener" in l, 10, "the failure")
+        sidecar = sidecar_factory(cluster, settings={**MANUAL, "proxy.broker_port_base": str(base)})
+        # Listeners open at start, for every broker the cluster lists.
+        assert any("cannot open broker listener" in l for l in sidecar.log.lines)
         status, body = get(sidecar, "/readyz")
         assert status == 503
         assert body["checks"]["broker_listeners"] == "no listener for broker(s) 2 (port taken)"
     finally:
         squatter.close()
+
+
+def test_broker_listeners_should_open_at_start_for_every_broker(cluster, sidecar_factory):
+    base = free_port_range(16)
+    sidecar_factory(cluster, settings={**MANUAL, "proxy.broker_port_base": str(base)})
+    for node in range(1, cluster.brokers + 1):  # before any client asked for metadata
+        socket.create_connection(("127.0.0.1", base + node), timeout=5).close()
