@@ -81,6 +81,15 @@ export interface CheckpointStateKey {
   size: number;
   sha256: string;
   contentType: string;
+  /** The partition of partition-scoped state; null for instance state. */
+  partition: PartitionId | null;
+}
+
+/** One partition of one consumer group: the scope of partition-scoped state. */
+export interface PartitionId {
+  group: string;
+  topic: string;
+  partition: number;
 }
 
 export interface CheckpointDetail extends CheckpointSummary {
@@ -98,7 +107,13 @@ export declare class TidemarkClient {
   getState(key: string, options?: { view?: View }): Promise<State | null>;
   /** Rejects with NotFoundError when the key has no value, ConflictError on a stale ifMatch. */
   deleteState(key: string, options?: { ifMatch?: string }): Promise<void>;
+  /** Instance keys only; partition-scoped keys are listed by partition(...).listState(). */
   listState(options?: { prefix?: string; view?: View }): Promise<StateEntry[]>;
+  /**
+   * The partition-scoped state of one partition of one consumer group (same calls,
+   * results and errors; a bad group, topic or partition: BadRequestError 400 invalid_partition).
+   */
+  partition(group: string, topic: string, partition: number): PartitionState;
   markOffsets(offsets: Offset[]): Promise<SealResult>;
   commit(commit?: Commit): Promise<SealResult>;
   /** Takes a checkpoint; resolves to its id once durable. */
@@ -106,6 +121,21 @@ export declare class TidemarkClient {
   checkpoints(): Promise<CheckpointSummary[]>;
   getCheckpoint(id: string): Promise<CheckpointDetail>;
 }
+
+/** The state of one partition of one consumer group (TidemarkClient#partition). */
+export declare class PartitionState implements PartitionId {
+  private constructor();
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  putState(key: string, value: Value, options?: { contentType?: string; ifMatch?: string }): Promise<string>;
+  getState(key: string, options?: { view?: View }): Promise<State | null>;
+  deleteState(key: string, options?: { ifMatch?: string }): Promise<void>;
+  listState(options?: { prefix?: string; view?: View }): Promise<StateEntry[]>;
+}
+
+/** A partition's state scope as a URL path (group and topic percent-encoded as one segment each). */
+export declare function encodePartition(group: string, topic: string, partition: number): string;
 
 /** A key as a URL path: segments percent-encoded, joined by "/". */
 export declare function encodeKey(key: string): string;
@@ -117,7 +147,7 @@ export declare class TidemarkError extends Error {
   /** API error code (error.code of the answer), e.g. "not_found", "precondition_failed". */
   readonly code: string;
 }
-/** 400 (invalid_key, invalid_offsets, invalid_argument, malformed_json, ...). */
+/** 400 (invalid_key, invalid_partition, invalid_offsets, invalid_argument, malformed_json, ...). */
 export declare class BadRequestError extends TidemarkError {}
 /** 401 unauthenticated. */
 export declare class UnauthenticatedError extends TidemarkError {}

@@ -102,8 +102,17 @@ CheckpointDetail detailOf(const json& j) {
     d.offsets.push_back(std::move(off));
   }
   for (const json& s : j.at("state")) {
-    d.state.push_back({s.at("key").get<std::string>(), s.at("size").get<std::uint64_t>(),
-                       s.at("sha256").get<std::string>(), s.at("content_type").get<std::string>()});
+    CheckpointStateEntry e;
+    e.key = s.at("key").get<std::string>();
+    e.size = s.at("size").get<std::uint64_t>();
+    e.sha256 = s.at("sha256").get<std::string>();
+    e.content_type = s.at("content_type").get<std::string>();
+    if (s.contains("partition") && !s["partition"].is_null()) {
+      const json& p = s["partition"];
+      e.partition = PartitionId{p.at("group").get<std::string>(), p.at("topic").get<std::string>(),
+                                p.at("partition").get<std::int32_t>()};
+    }
+    d.state.push_back(std::move(e));
   }
   return d;
 }
@@ -180,8 +189,8 @@ Client::~Client() = default;
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 
-std::string Client::putState(std::string_view key, std::string_view value,
-                             const PutOptions& options) {
+std::string Client::putStateAt(const std::string& base, std::string_view key,
+                               std::string_view value, const PutOptions& options) {
   Query headers;
   if (options.content_type) {
     headers.emplace_back("Content-Type", headerValue("content_type", *options.content_type));
@@ -189,31 +198,33 @@ std::string Client::putState(std::string_view key, std::string_view value,
   if (options.if_match) {
     headers.emplace_back("If-Match", headerValue("if_match", *options.if_match));
   }
-  HttpResponse r = impl_->call("PUT", "/v1/state/" + detail::encodeKey(key), {}, value, headers);
+  HttpResponse r = impl_->call("PUT", base + "/" + detail::encodeKey(key), {}, value, headers);
   return r.header("etag").value_or("");
 }
 
-std::optional<State> Client::getState(std::string_view key, View view) {
+std::optional<State> Client::getStateAt(const std::string& base, std::string_view key, View view) {
   Query query;
   if (view != View::kSealed) query.emplace_back("view", viewName(view));
-  HttpResponse r = impl_->call("GET", "/v1/state/" + detail::encodeKey(key), query, {}, {},
+  HttpResponse r = impl_->call("GET", base + "/" + detail::encodeKey(key), query, {}, {},
                                /*absent_ok=*/true);
   if (r.status == 404) return std::nullopt;
   return State{std::move(r.body), r.header("content-type").value_or(""),
                r.header("etag").value_or("")};
 }
 
-void Client::deleteState(std::string_view key, const std::optional<std::string>& if_match) {
+void Client::deleteStateAt(const std::string& base, std::string_view key,
+                           const std::optional<std::string>& if_match) {
   Query headers;
   if (if_match) headers.emplace_back("If-Match", headerValue("if_match", *if_match));
-  impl_->call("DELETE", "/v1/state/" + detail::encodeKey(key), {}, {}, headers);
+  impl_->call("DELETE", base + "/" + detail::encodeKey(key), {}, {}, headers);
 }
 
-std::vector<StateInfo> Client::listState(std::string_view prefix, View view) {
+std::vector<StateInfo> Client::listStateAt(const std::string& base, std::string_view prefix,
+                                           View view) {
   Query query;
   if (!prefix.empty()) query.emplace_back("prefix", std::string(prefix));
   if (view != View::kSealed) query.emplace_back("view", viewName(view));
-  return impl_->callJson("GET", "/v1/state", query, {}, [](const json& j) {
+  return impl_->callJson("GET", base, query, {}, [](const json& j) {
     std::vector<StateInfo> out;
     for (const json& k : j.at("keys")) {
       out.push_back({k.at("key").get<std::string>(), k.at("size").get<std::uint64_t>(),
@@ -221,6 +232,37 @@ std::vector<StateInfo> Client::listState(std::string_view prefix, View view) {
     }
     return out;
   });
+}
+
+namespace {
+const std::string kInstanceState = "/v1/state";
+}  // namespace
+
+std::string Client::putState(std::string_view key, std::string_view value,
+                             const PutOptions& options) {
+  return putStateAt(kInstanceState, key, value, options);
+}
+
+std::optional<State> Client::getState(std::string_view key, View view) {
+  return getStateAt(kInstanceState, key, view);
+}
+
+void Client::deleteState(std::string_view key, const std::optional<std::string>& if_match) {
+  deleteStateAt(kInstanceState, key, if_match);
+}
+
+std::vector<StateInfo> Client::listState(std::string_view prefix, View view) {
+  return listStateAt(kInstanceState, prefix, view);
+}
+
+PartitionState Client::partition(std::string group, std::string topic, std::int32_t partition) {
+  // Group and topic are one percent-encoded segment each ('/' included); the
+  // sidecar decides what is valid (400 invalid_partition).
+  std::string base = "/v1/groups/" + detail::percentEncode(group) + "/topics/" +
+                     detail::percentEncode(topic) + "/partitions/" + std::to_string(partition) +
+                     "/state";
+  return PartitionState(*this, PartitionId{std::move(group), std::move(topic), partition},
+                        std::move(base));
 }
 
 SealResult Client::markOffsets(const std::vector<Offset>& offsets) {

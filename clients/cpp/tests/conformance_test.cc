@@ -81,10 +81,11 @@ void require(bool ok, const std::string& what) {
 const std::set<std::string> kCaseFields = {"name", "about", "steps", "client"};
 const std::set<std::string> kValueArgs = {"value", "value_base64", "value_repeat"};
 const std::map<std::string, std::set<std::string>> kOpArgs = {
-    {"put_state", {"key", "content_type", "if_match", "value", "value_base64", "value_repeat"}},
-    {"get_state", {"key", "view"}},
-    {"delete_state", {"key", "if_match"}},
-    {"list_state", {"prefix", "view"}},
+    {"put_state",
+     {"key", "content_type", "if_match", "value", "value_base64", "value_repeat", "partition"}},
+    {"get_state", {"key", "view", "partition"}},
+    {"delete_state", {"key", "if_match", "partition"}},
+    {"list_state", {"prefix", "view", "partition"}},
     {"mark_offsets", {"offsets"}},
     {"commit", {"offsets", "put", "delete"}},
     {"checkpoint", {}},
@@ -183,7 +184,40 @@ std::vector<Offset> offsetsOf(const json& args, const std::string& where) {
   return out;
 }
 
+// A "partition": {group, topic, partition} argument.
+PartitionId partitionOf(const json& p, const std::string& where) {
+  require(p.is_object() && p.size() == 3 && p.contains("group") && p["group"].is_string() &&
+              p.contains("topic") && p["topic"].is_string() && p.contains("partition") &&
+              p["partition"].is_number_integer(),
+          where + ": partition is {group, topic, partition}: " + p.dump());
+  return {p["group"].get<std::string>(), p["topic"].get<std::string>(),
+          p["partition"].get<std::int32_t>()};
+}
+
+// A state op with a partition argument, through Client::partition.
+Result runPartitionOp(Client& client, const std::string& op, const json& args,
+                      const std::string& where) {
+  PartitionId id = partitionOf(args["partition"], where);
+  PartitionState scope = client.partition(id.group, id.topic, id.partition);
+  if (op == "put_state") {
+    PutOptions options;
+    options.content_type = optionalText(args, "content_type", where);
+    options.if_match = optionalText(args, "if_match", where);
+    return scope.putState(text(args, "key", where), stepValue(args, where), options);
+  }
+  if (op == "get_state") return scope.getState(text(args, "key", where), viewOf(args, where));
+  if (op == "delete_state") {
+    scope.deleteState(text(args, "key", where), optionalText(args, "if_match", where));
+    return std::monostate{};
+  }
+  if (op == "list_state") {
+    return scope.listState(optionalText(args, "prefix", where).value_or(""), viewOf(args, where));
+  }
+  throw CaseFailure(where + ": " + op + " takes no partition");
+}
+
 Result runOp(Client& client, const std::string& op, const json& args, const std::string& where) {
+  if (args.contains("partition")) return runPartitionOp(client, op, args, where);
   if (op == "put_state") {
     PutOptions options;
     options.content_type = optionalText(args, "content_type", where);
@@ -282,6 +316,18 @@ void checkResult(const std::string& op, const Result& r, const json& expect,
       require(want.is_number_unsigned() && list.size() >= want.get<size_t>(),
               where + ": " + std::to_string(list.size()) + " checkpoints, want at least " +
                   want.dump());
+    } else if (check == "partition_entry") {
+      const CheckpointDetail& detail = as<CheckpointDetail>(r, check, where);
+      require(want.is_object() && want.size() == 4 && want.contains("key") && want["key"].is_string(),
+              where + ": partition_entry is {key, group, topic, partition}");
+      json p = want;
+      p.erase("key");
+      const PartitionId id = partitionOf(p, where);
+      bool found = false;
+      for (const CheckpointStateEntry& e : detail.state) {
+        found = found || (e.key == want["key"].get<std::string>() && e.partition == id);
+      }
+      require(found, where + ": no state entry " + want.dump() + " in the checkpoint");
     } else if (check == "trigger") {
       const CheckpointDetail& detail = as<CheckpointDetail>(r, check, where);
       require(detail.trigger == text(expect, "trigger", where),

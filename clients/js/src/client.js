@@ -45,6 +45,40 @@ export function encodeKey(key) {
 }
 
 /**
+ * The URL path of a partition's state scope,
+ * /v1/groups/{group}/topics/{topic}/partitions/{partition}/state, with group
+ * and topic each percent-encoded as one segment ("/" included). The sidecar
+ * decides what a valid group, topic and partition are (400 invalid_partition).
+ *
+ * A group or topic "." or ".." cannot be sent (URL parsing removes such
+ * segments, encoded or not): it is refused as the sidecar refuses a bad
+ * partition (400 invalid_partition) without sending anything.
+ * @param {string} group
+ * @param {string} topic
+ * @param {number} partition an integer
+ * @returns {string}
+ */
+export function encodePartition(group, topic, partition) {
+  checkPartitionTypes(group, topic, partition);
+  for (const [name, segment] of [["group", group], ["topic", topic]]) {
+    if (segment === "." || segment === "..") {
+      throw new BadRequestError(
+        `${name} ${JSON.stringify(segment)} cannot be sent in a URL path (refused before sending)`,
+        { status: 400, code: "invalid_partition" },
+      );
+    }
+  }
+  return `/v1/groups/${encodeURIComponent(group)}/topics/${encodeURIComponent(topic)}` +
+    `/partitions/${partition}/state`;
+}
+
+function checkPartitionTypes(group, topic, partition) {
+  if (typeof group !== "string") throw new TypeError(`group must be a string, got ${typeof group}`);
+  if (typeof topic !== "string") throw new TypeError(`topic must be a string, got ${typeof topic}`);
+  if (!Number.isInteger(partition)) throw new TypeError(`partition must be an integer, got ${partition}`);
+}
+
+/**
  * Bytes of a state value: strings as UTF-8, Uint8Array (Buffer included),
  * ArrayBuffer and other ArrayBuffer views as they are.
  * @param {unknown} value
@@ -123,6 +157,10 @@ function checkpointDetail(m) {
       size: s.size,
       sha256: s.sha256,
       contentType: s.content_type,
+      // {group, topic, partition} of partition-scoped state; null for instance state.
+      partition: s.partition
+        ? { group: s.partition.group, topic: s.partition.topic, partition: s.partition.partition }
+        : null,
     })),
   };
 }
@@ -242,12 +280,8 @@ export class TidemarkClient {
    * @param {{contentType?: string, ifMatch?: string}} [options]
    * @returns {Promise<string>}
    */
-  async putState(key, value, { contentType, ifMatch } = {}) {
-    const path = `/v1/state/${encodeKey(key)}`;
-    const headers = { "content-type": contentType ?? "application/octet-stream" };
-    if (ifMatch !== undefined) headers["if-match"] = ifMatch;
-    const { response } = await this.#send("PUT", path, { body: toBytes(value), headers });
-    return response.headers.get("etag");
+  async putState(key, value, options = {}) {
+    return this.#putState("/v1/state", key, value, options);
   }
 
   /**
@@ -256,8 +290,61 @@ export class TidemarkClient {
    * @param {string} key
    * @param {{view?: "sealed"|"staged"}} [options]
    */
-  async getState(key, { view } = {}) {
-    const path = `/v1/state/${encodeKey(key)}${query({ view })}`;
+  async getState(key, options = {}) {
+    return this.#getState("/v1/state", key, options);
+  }
+
+  /**
+   * Deletes `key` (staged until the next seal). NotFoundError when it has no value.
+   * @param {string} key
+   * @param {{ifMatch?: string}} [options]
+   * @returns {Promise<void>}
+   */
+  async deleteState(key, options = {}) {
+    return this.#deleteState("/v1/state", key, options);
+  }
+
+  /**
+   * Instance keys (in key order) with their size and ETag; partition-scoped
+   * keys are listed by partition(...).listState().
+   * @param {{prefix?: string, view?: "sealed"|"staged"}} [options]
+   */
+  async listState(options = {}) {
+    return this.#listState("/v1/state", options);
+  }
+
+  /**
+   * The partition-scoped state of one partition of one consumer group: the
+   * same putState/getState/deleteState/listState (same arguments, results and
+   * errors), on keys separate from the instance keys and every other
+   * partition's. A bad group, topic or partition rejects with BadRequestError
+   * (400 invalid_partition) when a call is made.
+   * @param {string} group
+   * @param {string} topic
+   * @param {number} partition
+   * @returns {PartitionState}
+   */
+  partition(group, topic, partition) {
+    checkPartitionTypes(group, topic, partition);
+    const base = () => encodePartition(group, topic, partition);
+    return new PartitionState(group, topic, partition, {
+      putState: async (key, value, options = {}) => this.#putState(base(), key, value, options),
+      getState: async (key, options = {}) => this.#getState(base(), key, options),
+      deleteState: async (key, options = {}) => this.#deleteState(base(), key, options),
+      listState: async (options = {}) => this.#listState(base(), options),
+    });
+  }
+
+  async #putState(base, key, value, { contentType, ifMatch } = {}) {
+    const path = `${base}/${encodeKey(key)}`;
+    const headers = { "content-type": contentType ?? "application/octet-stream" };
+    if (ifMatch !== undefined) headers["if-match"] = ifMatch;
+    const { response } = await this.#send("PUT", path, { body: toBytes(value), headers });
+    return response.headers.get("etag");
+  }
+
+  async #getState(base, key, { view } = {}) {
+    const path = `${base}/${encodeKey(key)}${query({ view })}`;
     try {
       const { response, bytes } = await this.#send("GET", path);
       return {
@@ -271,24 +358,14 @@ export class TidemarkClient {
     }
   }
 
-  /**
-   * Deletes `key` (staged until the next seal). NotFoundError when it has no value.
-   * @param {string} key
-   * @param {{ifMatch?: string}} [options]
-   * @returns {Promise<void>}
-   */
-  async deleteState(key, { ifMatch } = {}) {
+  async #deleteState(base, key, { ifMatch } = {}) {
     const headers = {};
     if (ifMatch !== undefined) headers["if-match"] = ifMatch;
-    await this.#send("DELETE", `/v1/state/${encodeKey(key)}`, { headers });
+    await this.#send("DELETE", `${base}/${encodeKey(key)}`, { headers });
   }
 
-  /**
-   * Keys (in key order) with their size and ETag.
-   * @param {{prefix?: string, view?: "sealed"|"staged"}} [options]
-   */
-  async listState({ prefix, view } = {}) {
-    return this.#json("GET", `/v1/state${query({ prefix, view })}`, undefined, (doc) =>
+  async #listState(base, { prefix, view } = {}) {
+    return this.#json("GET", `${base}${query({ prefix, view })}`, undefined, (doc) =>
       list(doc, "keys").map(({ key, size, etag }) => ({ key, size, etag })),
     );
   }
@@ -344,5 +421,43 @@ export class TidemarkClient {
   async getCheckpoint(id) {
     const path = `/v1/checkpoints/${encodeURIComponent(String(id))}`;
     return this.#json("GET", path, undefined, checkpointDetail);
+  }
+}
+
+/**
+ * The state of one partition of one consumer group (TidemarkClient#partition):
+ * the client's state calls, scoped to the partition, over the client's
+ * connection settings.
+ */
+export class PartitionState {
+  #ops;
+
+  /** @internal use TidemarkClient#partition */
+  constructor(group, topic, partition, ops) {
+    this.group = group;
+    this.topic = topic;
+    this.partition = partition;
+    this.#ops = ops;
+    Object.freeze(this);
+  }
+
+  /** As TidemarkClient#putState, in this partition's scope. */
+  putState(key, value, options) {
+    return this.#ops.putState(key, value, options);
+  }
+
+  /** As TidemarkClient#getState, in this partition's scope. */
+  getState(key, options) {
+    return this.#ops.getState(key, options);
+  }
+
+  /** As TidemarkClient#deleteState, in this partition's scope. */
+  deleteState(key, options) {
+    return this.#ops.deleteState(key, options);
+  }
+
+  /** This partition's keys (as given to putState), in key order. */
+  listState(options) {
+    return this.#ops.listState(options);
   }
 }

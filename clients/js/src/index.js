@@ -1,4 +1,11 @@
-export { TidemarkClient, DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS, encodeKey } from "./client.js";
+export {
+  TidemarkClient,
+  PartitionState,
+  DEFAULT_BASE_URL,
+  DEFAULT_TIMEOUT_MS,
+  encodeKey,
+  encodePartition,
+} from "./client.js";
 export {
   TidemarkError,
   BadRequestError,

@@ -265,7 +265,10 @@ describe("TidemarkClient on the wire", () => {
         ...summary,
         job_id: "j",
         offsets: [{ group: "g", topic: "t", partition: 0, offset: 9, leader_epoch: -1, metadata: null }],
-        state: [{ key: "k", size: 3, sha256: "ab", content_type: "text/plain" }],
+        state: [
+          { key: "k", size: 3, sha256: "ab", content_type: "text/plain" },
+          { key: "p", size: 1, sha256: "cd", content_type: "x/y", partition: { group: "g/1", topic: "t", partition: 2 } },
+        ],
       });
     };
     const c = new TidemarkClient({ baseUrl });
@@ -281,9 +284,41 @@ describe("TidemarkClient on the wire", () => {
       ...expected,
       jobId: "j",
       offsets: [{ group: "g", topic: "t", partition: 0, offset: 9, leaderEpoch: -1, metadata: null }],
-      state: [{ key: "k", size: 3, sha256: "ab", contentType: "text/plain" }],
+      state: [
+        { key: "k", size: 3, sha256: "ab", contentType: "text/plain", partition: null },
+        { key: "p", size: 1, sha256: "cd", contentType: "x/y", partition: { group: "g/1", topic: "t", partition: 2 } },
+      ],
     });
     assert.equal(requests[2].url, "/v1/checkpoints/1795708078654000");
+  });
+
+  test("partition(): state calls on the partition's routes, group and topic one segment each", async () => {
+    answer = (req) => {
+      if (req.method === "PUT") return { status: 204, headers: { etag: '"e"' }, body: "" };
+      if (req.method === "DELETE") return { status: 204, body: "" };
+      if (req.url.includes("/state?") || req.url.endsWith("/state")) return json(200, { keys: [] });
+      return { status: 200, headers: { "content-type": "text/plain", etag: '"e"' }, body: "v" };
+    };
+    const c = new TidemarkClient({ baseUrl });
+    const p = c.partition("team/a b", "demo", 3);
+    assert.deepEqual([p.group, p.topic, p.partition], ["team/a b", "demo", 3]);
+    const base = "/v1/groups/team%2Fa%20b/topics/demo/partitions/3/state";
+    assert.equal(await p.putState("k/x y", "v", { ifMatch: '"e0"' }), '"e"');
+    assert.equal(requests[0].url, `${base}/k/x%20y`);
+    assert.equal((await p.getState("k", { view: "staged" })).value.toString(), "v");
+    assert.equal(requests[1].url, `${base}/k?view=staged`);
+    await p.deleteState("k");
+    assert.equal(requests[2].method, "DELETE");
+    assert.equal(requests[2].url, `${base}/k`);
+    assert.deepEqual(await p.listState({ prefix: "a/" }), []);
+    assert.equal(requests[3].url, `${base}?prefix=a%2F`);
+    // Dot segments cannot be sent: refused as the sidecar would refuse them.
+    const invalid = (e) => e instanceof BadRequestError && e.status === 400 && e.code === "invalid_partition";
+    await assert.rejects(c.partition("..", "demo", 0).getState("k"), invalid);
+    await assert.rejects(c.partition("g", ".", 0).listState(), invalid);
+    assert.equal(requests.length, 4);
+    assert.throws(() => c.partition("g", "t", 1.5), TypeError);
+    assert.throws(() => c.partition("g", 7, 0), TypeError);
   });
 
   test("an answer that is not JSON, or not of the expected shape", async () => {

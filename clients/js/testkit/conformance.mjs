@@ -88,16 +88,34 @@ function substitute(value, saved, where) {
   return value;
 }
 
+// The client (instance scope), or its partition scope for a step with a
+// "partition": {group, topic, partition} argument.
+function scope(c, a, where) {
+  if (a.partition === undefined) return c;
+  const { group, topic, partition, ...rest } = a.partition;
+  if (Object.keys(rest).length) throw new Error(`${where}: partition: unknown ${Object.keys(rest)}`);
+  return c.partition(group, topic, partition);
+}
+
 // Each op: the arguments it takes, and its call through the client's API.
 const OPS = {
   put_state: {
-    args: ["key", "value", "value_base64", "value_repeat", "content_type", "if_match"],
+    args: ["key", "value", "value_base64", "value_repeat", "content_type", "if_match", "partition"],
     call: (c, a, where) =>
-      c.putState(a.key, bytesOf(a, where), { contentType: a.content_type, ifMatch: a.if_match }),
+      scope(c, a, where).putState(a.key, bytesOf(a, where), { contentType: a.content_type, ifMatch: a.if_match }),
   },
-  get_state: { args: ["key", "view"], call: (c, a) => c.getState(a.key, { view: a.view }) },
-  delete_state: { args: ["key", "if_match"], call: (c, a) => c.deleteState(a.key, { ifMatch: a.if_match }) },
-  list_state: { args: ["prefix", "view"], call: (c, a) => c.listState({ prefix: a.prefix, view: a.view }) },
+  get_state: {
+    args: ["key", "view", "partition"],
+    call: (c, a, where) => scope(c, a, where).getState(a.key, { view: a.view }),
+  },
+  delete_state: {
+    args: ["key", "if_match", "partition"],
+    call: (c, a, where) => scope(c, a, where).deleteState(a.key, { ifMatch: a.if_match }),
+  },
+  list_state: {
+    args: ["prefix", "view", "partition"],
+    call: (c, a, where) => scope(c, a, where).listState({ prefix: a.prefix, view: a.view }),
+  },
   mark_offsets: { args: ["offsets"], call: (c, a) => c.markOffsets(a.offsets) },
   commit: {
     args: ["offsets", "put", "delete"],
@@ -171,6 +189,19 @@ const CHECKS = {
   },
   trigger(op, result, want) {
     assert.equal(result.trigger, want);
+  },
+  partition_entry(op, result, want) {
+    const { key, group, topic, partition, ...rest } = want;
+    assert.equal(Object.keys(rest).length, 0, `partition_entry: unknown ${Object.keys(rest)}`);
+    const found = result.state.some(
+      (s) =>
+        s.key === key &&
+        s.partition !== null &&
+        s.partition.group === group &&
+        s.partition.topic === topic &&
+        s.partition.partition === partition,
+    );
+    assert.ok(found, `no state entry ${JSON.stringify(want)} in ${JSON.stringify(result.state)}`);
   },
 };
 

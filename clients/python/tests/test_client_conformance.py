@@ -19,10 +19,10 @@ assert DOC["version"] == 1, f"cases.json version {DOC['version']}: this runner k
 CASE_FIELDS = {"name", "about", "steps", "client"}
 VALUE_ARGS = {"value", "value_base64", "value_repeat"}
 OP_ARGS = {
-    "put_state": {"key", "content_type", "if_match"} | VALUE_ARGS,
-    "get_state": {"key", "view"},
-    "delete_state": {"key", "if_match"},
-    "list_state": {"prefix", "view"},
+    "put_state": {"key", "content_type", "if_match", "partition"} | VALUE_ARGS,
+    "get_state": {"key", "view", "partition"},
+    "delete_state": {"key", "if_match", "partition"},
+    "list_state": {"prefix", "view", "partition"},
     "mark_offsets": {"offsets"},
     "commit": {"offsets", "put", "delete"},
     "checkpoint": set(),
@@ -30,7 +30,7 @@ OP_ARGS = {
     "get_checkpoint": {"id"},
 }
 CHECKS = {"value", "value_base64", "content_type", "etag", "absent", "keys", "partitions",
-          "count_at_least", "trigger", "save"}
+          "count_at_least", "trigger", "partition_entry", "save"}
 # The typed error each status must arrive as.
 ERROR_TYPES = {400: tidemark.BadRequest, 401: tidemark.Unauthenticated, 404: tidemark.NotFound,
                409: tidemark.Conflict, 413: tidemark.PayloadTooLarge}
@@ -78,7 +78,19 @@ def make_client(sidecar, token_file, token, kind):
     raise AssertionError(f"unknown client token kind {kind!r}")
 
 
+def state_scope(client, args):
+    """The client (instance scope), or its partition scope for a step with a
+    "partition": {group, topic, partition} argument."""
+    if "partition" not in args:
+        return client
+    p = args["partition"]
+    assert set(p) == {"group", "topic", "partition"}, f"partition argument {p!r}"
+    return client.partition(p["group"], p["topic"], p["partition"])
+
+
 def run_op(client, op, args):
+    if op in ("put_state", "get_state", "delete_state", "list_state"):
+        client = state_scope(client, args)
     if op == "put_state":
         return client.put_state(args["key"], step_value(args),
                                 content_type=args.get("content_type"),
@@ -123,6 +135,12 @@ def check_result(op, result, expect, saved, where):
             assert len(result) >= want, f"{where}: {len(result)} checkpoints"
         elif check == "trigger":
             assert result["trigger"] == want, f"{where}: {result!r}"
+        elif check == "partition_entry":
+            assert set(want) == {"key", "group", "topic", "partition"}, f"{where}: {want!r}"
+            part = {k: want[k] for k in ("group", "topic", "partition")}
+            entries = [s for s in result["state"] if s.get("partition") == part]
+            assert any(s["key"] == want["key"] for s in entries), \
+                f"{where}: no state entry {want!r} in {result['state']!r}"
         elif check == "save":
             for what, name in want.items():
                 if what == "etag":

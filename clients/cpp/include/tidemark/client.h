@@ -106,11 +106,25 @@ struct CheckpointSummary {
   std::uint64_t state_bytes = 0;
 };
 
+// One partition of one consumer group: the scope of partition-scoped state.
+struct PartitionId {
+  std::string group = {};
+  std::string topic = {};
+  std::int32_t partition = 0;
+
+  friend bool operator==(const PartitionId& a, const PartitionId& b) {
+    return a.group == b.group && a.topic == b.topic && a.partition == b.partition;
+  }
+  friend bool operator!=(const PartitionId& a, const PartitionId& b) { return !(a == b); }
+};
+
 struct CheckpointStateEntry {
-  std::string key;
+  std::string key;  // relative to `partition` for partition-scoped state
   std::uint64_t size = 0;
   std::string sha256;  // hex
   std::string content_type;
+  // The partition of partition-scoped state; std::nullopt for instance state.
+  std::optional<PartitionId> partition = std::nullopt;
 };
 
 struct CheckpointDetail : CheckpointSummary {
@@ -184,6 +198,8 @@ class TransportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+class PartitionState;
+
 class Client {
  public:
   // Throws std::invalid_argument for a base_url that is not http://host[:port][/prefix],
@@ -208,8 +224,17 @@ class Client {
   // Stages the deletion of `key`. NotFound when it has no state; Conflict when
   // `if_match` is not its current ETag.
   void deleteState(std::string_view key, const std::optional<std::string>& if_match = std::nullopt);
-  // The keys starting with `prefix` (a plain string prefix), in key order.
+  // The instance keys starting with `prefix` (a plain string prefix), in key
+  // order; partition-scoped keys are listed by partition(...).listState().
   std::vector<StateInfo> listState(std::string_view prefix = {}, View view = View::kSealed);
+
+  // The partition-scoped state of one partition of one consumer group: the same
+  // putState/getState/deleteState/listState (same arguments, results and
+  // errors), on keys separate from the instance keys and from every other
+  // partition's. A bad group, topic or partition is BadRequest (400
+  // invalid_partition) from the sidecar when a call is made. The handle refers
+  // to this Client, which must outlive it (and not be moved from meanwhile).
+  PartitionState partition(std::string group, std::string topic, std::int32_t partition);
 
   // -- offsets ------------------------------------------------------------------
 
@@ -237,8 +262,50 @@ class Client {
   void close();
 
  private:
+  friend class PartitionState;
+  // The state calls on the routes under `base` ("/v1/state", or a partition's).
+  std::string putStateAt(const std::string& base, std::string_view key, std::string_view value,
+                         const PutOptions& options);
+  std::optional<State> getStateAt(const std::string& base, std::string_view key, View view);
+  void deleteStateAt(const std::string& base, std::string_view key,
+                     const std::optional<std::string>& if_match);
+  std::vector<StateInfo> listStateAt(const std::string& base, std::string_view prefix, View view);
+
   class Impl;
   std::unique_ptr<Impl> impl_;  // null only in a moved-from Client
+};
+
+// The state of one partition of one consumer group (Client::partition): the
+// Client's state calls, scoped to the partition, over the Client's connection.
+// Cheap to copy; refers to its Client, which must outlive it.
+class PartitionState {
+ public:
+  const PartitionId& id() const noexcept { return id_; }
+
+  // As Client::putState, getState, deleteState and listState, in this
+  // partition's scope (keys as given, without the partition).
+  std::string putState(std::string_view key, std::string_view value,
+                       const PutOptions& options = {}) {
+    return client_->putStateAt(base_, key, value, options);
+  }
+  std::optional<State> getState(std::string_view key, View view = View::kSealed) {
+    return client_->getStateAt(base_, key, view);
+  }
+  void deleteState(std::string_view key, const std::optional<std::string>& if_match = std::nullopt) {
+    client_->deleteStateAt(base_, key, if_match);
+  }
+  std::vector<StateInfo> listState(std::string_view prefix = {}, View view = View::kSealed) {
+    return client_->listStateAt(base_, prefix, view);
+  }
+
+ private:
+  friend class Client;
+  PartitionState(Client& client, PartitionId id, std::string base)
+      : client_(&client), id_(std::move(id)), base_(std::move(base)) {}
+
+  Client* client_;
+  PartitionId id_;
+  std::string base_;  // /v1/groups/{group}/topics/{topic}/partitions/{partition}/state
 };
 
 }  // namespace tidemark

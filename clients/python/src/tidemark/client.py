@@ -55,6 +55,21 @@ def encode_key(key):
     return "/".join(urllib.parse.quote(segment, safe="") for segment in key.split("/"))
 
 
+def encode_partition(group, topic, partition):
+    """The URL path of a partition's state scope:
+    /v1/groups/{group}/topics/{topic}/partitions/{partition}/state, with group
+    and topic each percent-encoded as one segment ('/' included). The sidecar
+    decides what a valid group, topic and partition are (400 invalid_partition
+    otherwise)."""
+    for name, v in (("group", group), ("topic", topic)):
+        if not isinstance(v, str):
+            raise TypeError(f"a {name} is a str, not {type(v).__name__}")
+    if isinstance(partition, bool) or not isinstance(partition, int):
+        raise TypeError(f"a partition is an int, not {type(partition).__name__}")
+    return (f"/v1/groups/{urllib.parse.quote(group, safe='')}"
+            f"/topics/{urllib.parse.quote(topic, safe='')}/partitions/{partition}/state")
+
+
 def to_bytes(value):
     """bytes as they are; str as UTF-8."""
     if isinstance(value, str):
@@ -169,42 +184,64 @@ class Client:
         `if_match`: an ETag the key must still have ("*": must exist), else
         `Conflict` (409 precondition_failed). Beyond http.max_blob_bytes:
         `PayloadTooLarge`."""
-        headers = {}
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        if if_match is not None:
-            headers["If-Match"] = if_match
-        _, resp_headers, _ = self._call("PUT", "/v1/state/" + encode_key(key),
-                                        body=to_bytes(value), headers=headers)
-        return resp_headers.get("ETag")
+        return self._put_state("/v1/state", key, value, content_type, if_match)
 
     def get_state(self, key, view="sealed"):
         """The `State` of `key`, or None when it has none. `view`: "sealed" (what
         the last offset commit sealed, what a checkpoint holds) or "staged"
         (including writes not sealed yet)."""
+        return self._get_state("/v1/state", key, view)
+
+    def delete_state(self, key, if_match=None):
+        """Stages the deletion of `key`. `NotFound` when it has no state;
+        `Conflict` when `if_match` is not its current ETag."""
+        self._delete_state("/v1/state", key, if_match)
+
+    def list_state(self, prefix="", view="sealed"):
+        """The keys starting with `prefix` (a plain string prefix, not a
+        segment match), in key order, as `StateInfo`s. Instance keys only:
+        partition-scoped keys are listed by `partition(...).list_state()`."""
+        return self._list_state("/v1/state", prefix, view)
+
+    def partition(self, group, topic, partition):
+        """The partition-scoped state of one partition of one consumer group:
+        a `PartitionState` with the same put_state/get_state/delete_state/
+        list_state (same arguments, results and errors), whose keys are separate
+        from the instance keys and from every other partition's. A bad group,
+        topic or partition is `BadRequest` 400 invalid_partition (from the
+        sidecar, when a call is made)."""
+        return PartitionState(self, group, topic, partition)
+
+    def _put_state(self, base, key, value, content_type, if_match):
+        headers = {}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        _, resp_headers, _ = self._call("PUT", base + "/" + encode_key(key),
+                                        body=to_bytes(value), headers=headers)
+        return resp_headers.get("ETag")
+
+    def _get_state(self, base, key, view):
         query = {"view": view} if view != "sealed" else None
-        status, headers, body = self._call("GET", "/v1/state/" + encode_key(key), query=query,
+        status, headers, body = self._call("GET", base + "/" + encode_key(key), query=query,
                                            absent_ok=True)
         if status == 404:
             return None
         return State(value=body, content_type=headers.get("Content-Type", ""),
                      etag=headers.get("ETag", ""))
 
-    def delete_state(self, key, if_match=None):
-        """Stages the deletion of `key`. `NotFound` when it has no state;
-        `Conflict` when `if_match` is not its current ETag."""
+    def _delete_state(self, base, key, if_match):
         headers = {"If-Match": if_match} if if_match is not None else {}
-        self._call("DELETE", "/v1/state/" + encode_key(key), headers=headers)
+        self._call("DELETE", base + "/" + encode_key(key), headers=headers)
 
-    def list_state(self, prefix="", view="sealed"):
-        """The keys starting with `prefix` (a plain string prefix, not a
-        segment match), in key order, as `StateInfo`s."""
+    def _list_state(self, base, prefix, view):
         query = {}
         if prefix:
             query["prefix"] = prefix
         if view != "sealed":
             query["view"] = view
-        doc = self._json("GET", "/v1/state", query=query or None)
+        doc = self._json("GET", base, query=query or None)
         return [StateInfo(key=k["key"], size=k["size"], etag=k["etag"]) for k in doc["keys"]]
 
     # -- offsets ---------------------------------------------------------------
@@ -343,3 +380,36 @@ class Client:
             self._last_used = time.monotonic()
             return resp.status, resp.headers, data
         raise AssertionError("unreachable")
+
+
+class PartitionState:
+    """The state of one partition of one consumer group (`Client.partition`):
+    the `Client`'s state calls, scoped to the partition. Uses its client's
+    connection; cheap to create, holds nothing else."""
+
+    def __init__(self, client, group, topic, partition):
+        self._base = encode_partition(group, topic, partition)
+        self.client = client
+        self.group = group
+        self.topic = topic
+        self.partition = partition
+
+    def put_state(self, key, value, content_type=None, if_match=None):
+        """As `Client.put_state`, in this partition's scope."""
+        return self.client._put_state(self._base, key, value, content_type, if_match)
+
+    def get_state(self, key, view="sealed"):
+        """As `Client.get_state`, in this partition's scope."""
+        return self.client._get_state(self._base, key, view)
+
+    def delete_state(self, key, if_match=None):
+        """As `Client.delete_state`, in this partition's scope."""
+        self.client._delete_state(self._base, key, if_match)
+
+    def list_state(self, prefix="", view="sealed"):
+        """This partition's keys starting with `prefix`, in key order (keys as
+        given to put_state, without the partition)."""
+        return self.client._list_state(self._base, prefix, view)
+
+    def __repr__(self):
+        return f"PartitionState({self.group!r}, {self.topic!r}, {self.partition!r})"

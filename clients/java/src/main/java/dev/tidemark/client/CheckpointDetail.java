@@ -1,6 +1,7 @@
 package dev.tidemark.client;
 
 import java.util.List;
+import java.util.Optional;
 
 /** One retained checkpoint with its offsets and state keys ({@link TidemarkClient#getCheckpoint}). */
 public final class CheckpointDetail extends CheckpointSummary {
@@ -10,12 +11,19 @@ public final class CheckpointDetail extends CheckpointSummary {
     private final long size;
     private final String sha256;
     private final String contentType;
+    private final PartitionId partition;
 
     public StateKey(String key, long size, String sha256, String contentType) {
+      this(key, size, sha256, contentType, null);
+    }
+
+    /** @param partition the partition of partition-scoped state; null for instance state */
+    public StateKey(String key, long size, String sha256, String contentType, PartitionId partition) {
       this.key = key;
       this.size = size;
       this.sha256 = sha256;
       this.contentType = contentType;
+      this.partition = partition;
     }
 
     public String key() {
@@ -35,9 +43,15 @@ public final class CheckpointDetail extends CheckpointSummary {
       return contentType;
     }
 
+    /** The partition of partition-scoped state ({@code key} is relative to it); empty for instance state. */
+    public Optional<PartitionId> partition() {
+      return Optional.ofNullable(partition);
+    }
+
     @Override
     public String toString() {
-      return "StateKey{" + key + ", " + size + " bytes, " + contentType + "}";
+      return "StateKey{" + (partition == null ? "" : partition + " ") + key + ", " + size + " bytes, "
+          + contentType + "}";
     }
   }
 

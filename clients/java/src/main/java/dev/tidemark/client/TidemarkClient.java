@@ -38,6 +38,7 @@ import java.util.Optional;
  */
 public final class TidemarkClient {
   public static final String DEFAULT_BASE_URL = "http://127.0.0.1:8770";
+  private static final String INSTANCE_STATE = "/v1/state";
   /** Above the sidecar's default checkpoint.timeout (60s): checkpoint() answers once durable. */
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(90);
 
@@ -147,8 +148,12 @@ public final class TidemarkClient {
    * @param ifMatch null, or the ETag the current value must have ({@link ConflictException} otherwise)
    */
   public String putState(String key, byte[] value, String contentType, String ifMatch) {
+    return putState(INSTANCE_STATE, key, value, contentType, ifMatch);
+  }
+
+  String putState(String base, String key, byte[] value, String contentType, String ifMatch) {
     Objects.requireNonNull(value, "value");
-    HttpResponse<byte[]> r = send("PUT", "/v1/state/" + encodeKey(key), value,
+    HttpResponse<byte[]> r = send("PUT", base + "/" + encodeKey(key), value,
         contentType == null ? "application/octet-stream" : contentType, ifMatch);
     return r.headers().firstValue("etag").orElse(null);
   }
@@ -160,7 +165,11 @@ public final class TidemarkClient {
 
   /** The value under {@code key} in {@code view} (null: the sealed view); empty when there is none. */
   public Optional<State> getState(String key, View view) {
-    String path = "/v1/state/" + encodeKey(key) + (view == null ? "" : "?view=" + view.param());
+    return getState(INSTANCE_STATE, key, view);
+  }
+
+  Optional<State> getState(String base, String key, View view) {
+    String path = base + "/" + encodeKey(key) + (view == null ? "" : "?view=" + view.param());
     HttpResponse<byte[]> r;
     try {
       r = send("GET", path, null, null, null);
@@ -179,20 +188,28 @@ public final class TidemarkClient {
 
   /** Deletes {@code key}; with {@code ifMatch}, only while its ETag is that one. */
   public void deleteState(String key, String ifMatch) {
-    send("DELETE", "/v1/state/" + encodeKey(key), null, null, ifMatch);
+    deleteState(INSTANCE_STATE, key, ifMatch);
   }
 
-  /** Every key in the sealed view, in key order. */
+  void deleteState(String base, String key, String ifMatch) {
+    send("DELETE", base + "/" + encodeKey(key), null, null, ifMatch);
+  }
+
+  /** Every instance key in the sealed view, in key order (partition-scoped keys: {@link #partition}). */
   public List<StateEntry> listState() {
     return listState(null, null);
   }
 
   /** Keys starting with {@code prefix} (null: all) in {@code view} (null: sealed), in key order. */
   public List<StateEntry> listState(String prefix, View view) {
+    return listState(INSTANCE_STATE, prefix, view);
+  }
+
+  List<StateEntry> listState(String base, String prefix, View view) {
     StringBuilder q = new StringBuilder();
     if (prefix != null) q.append("prefix=").append(encodeComponent(prefix));
     if (view != null) q.append(q.length() > 0 ? "&" : "").append("view=").append(view.param());
-    String path = "/v1/state" + (q.length() > 0 ? "?" + q : "");
+    String path = base + (q.length() > 0 ? "?" + q : "");
     return call("GET", path, null, doc -> {
       List<StateEntry> out = new ArrayList<>();
       for (Object o : Json.list(Json.object(doc, "answer"), "keys")) {
@@ -201,6 +218,23 @@ public final class TidemarkClient {
       }
       return List.copyOf(out);
     });
+  }
+
+  /**
+   * The partition-scoped state of one partition of one consumer group: the same
+   * putState/getState/deleteState/listState (same arguments, results and errors), on keys
+   * separate from the instance keys and from every other partition's. A bad group, topic or
+   * partition is a {@link BadRequestException} (400 {@code invalid_partition}) from the sidecar
+   * when a call is made.
+   */
+  public PartitionState partition(String group, String topic, int partition) {
+    return new PartitionState(this, new PartitionId(group, topic, partition));
+  }
+
+  /** The URL path of a partition's state: group and topic each one percent-encoded segment. */
+  static String partitionBase(PartitionId p) {
+    return "/v1/groups/" + encodeComponent(p.group()) + "/topics/" + encodeComponent(p.topic())
+        + "/partitions/" + p.partition() + "/state";
   }
 
   // ---- offsets and commits ----
@@ -270,8 +304,13 @@ public final class TidemarkClient {
       List<CheckpointDetail.StateKey> state = new ArrayList<>();
       for (Object o : Json.list(m, "state")) {
         Map<String, Object> e = Json.object(o, "state[]");
+        PartitionId partition = null;
+        if (e.get("partition") != null) {
+          Map<String, Object> p = Json.object(e.get("partition"), "state[].partition");
+          partition = new PartitionId(Json.string(p, "group"), Json.string(p, "topic"), Json.int32(p, "partition"));
+        }
         state.add(new CheckpointDetail.StateKey(Json.string(e, "key"), Json.integer(e, "size"),
-            Json.optString(e, "sha256"), Json.optString(e, "content_type")));
+            Json.optString(e, "sha256"), Json.optString(e, "content_type"), partition));
       }
       return new CheckpointDetail(summary(m), Json.optString(m, "job_id"), offsets, state);
     });

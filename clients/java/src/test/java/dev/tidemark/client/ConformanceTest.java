@@ -107,10 +107,10 @@ class ConformanceTest {
   private static final Set<String> CASE_FIELDS = Set.of("name", "about", "steps", "client");
 
   private static final Map<String, List<String>> OP_ARGS = Map.of(
-      "put_state", List.of("key", "value", "value_base64", "value_repeat", "content_type", "if_match"),
-      "get_state", List.of("key", "view"),
-      "delete_state", List.of("key", "if_match"),
-      "list_state", List.of("prefix", "view"),
+      "put_state", List.of("key", "value", "value_base64", "value_repeat", "content_type", "if_match", "partition"),
+      "get_state", List.of("key", "view", "partition"),
+      "delete_state", List.of("key", "if_match", "partition"),
+      "list_state", List.of("prefix", "view", "partition"),
       "mark_offsets", List.of("offsets"),
       "commit", List.of("offsets", "put", "delete"),
       "checkpoint", List.of(),
@@ -240,8 +240,35 @@ class ConformanceTest {
     }
   }
 
+  /** The partition scope of a step with a "partition": {group, topic, partition} argument; else null. */
+  private static PartitionState scopeOf(TidemarkClient c, Map<String, Object> a, String where) {
+    if (!a.containsKey("partition")) return null;
+    Map<String, Object> p = Json.object(a.get("partition"), "partition");
+    if (!Set.of("group", "topic", "partition").equals(p.keySet())) {
+      throw new IllegalArgumentException(where + ": partition needs exactly group, topic, partition: " + p);
+    }
+    return c.partition(Json.string(p, "group"), Json.string(p, "topic"), Json.int32(p, "partition"));
+  }
+
   /** Runs `op` through the client's API; the result (null for delete_state). */
   static Object call(TidemarkClient c, String op, Map<String, Object> a, String where) {
+    PartitionState scope = scopeOf(c, a, where);
+    if (scope != null) {
+      switch (op) {
+        case "put_state":
+          return scope.putState(Json.string(a, "key"), bytesOf(a, where), Json.optString(a, "content_type"),
+              Json.optString(a, "if_match"));
+        case "get_state":
+          return scope.getState(Json.string(a, "key"), viewOf(a));
+        case "delete_state":
+          scope.deleteState(Json.string(a, "key"), Json.optString(a, "if_match"));
+          return null;
+        case "list_state":
+          return scope.listState(Json.optString(a, "prefix"), viewOf(a));
+        default:
+          throw new IllegalArgumentException(where + ": " + op + " takes no partition");
+      }
+    }
     switch (op) {
       case "put_state":
         return c.putState(Json.string(a, "key"), bytesOf(a, where), Json.optString(a, "content_type"),
@@ -339,6 +366,17 @@ class ConformanceTest {
       case "trigger":
         assertEquals(want, ((CheckpointSummary) result).trigger());
         break;
+      case "partition_entry": {
+        Map<String, Object> w = Json.object(want, "partition_entry");
+        if (!Set.of("key", "group", "topic", "partition").equals(w.keySet())) {
+          throw new IllegalArgumentException(where + ": partition_entry needs key, group, topic, partition: " + w);
+        }
+        PartitionId id = new PartitionId(Json.string(w, "group"), Json.string(w, "topic"), Json.int32(w, "partition"));
+        List<CheckpointDetail.StateKey> state = ((CheckpointDetail) result).state();
+        assertTrue(state.stream().anyMatch(k -> k.key().equals(Json.string(w, "key"))
+            && k.partition().equals(Optional.of(id))), "no state entry " + w + " in " + state);
+        break;
+      }
       default:
         throw new IllegalArgumentException(where + ": unknown check " + name);
     }
