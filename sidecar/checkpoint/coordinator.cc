@@ -70,6 +70,9 @@ void Coordinator::setMetrics(metrics::Registry& r) {
   duration_ = &r.histogram("tidemark_checkpoint_duration_seconds",
                            "Time from a checkpoint's start until it was durable.",
                            metrics::exponentialBounds(0.001, 2, 16));
+  processed_ = &r.counter("tidemark_processed_messages_total",
+                          "Messages the application processed, from its committed offsets' "
+                          "advance (a partition seen first counts from its first commit).");
   coalesced_ = &r.counter("tidemark_checkpoint_triggers_coalesced_total",
                           "Triggers that arrived while a checkpoint was in flight.");
   skipped_ = &r.counter("tidemark_checkpoint_triggers_skipped_total",
@@ -168,6 +171,7 @@ void Coordinator::onInterval() {
 
 void Coordinator::onSealed(uint64_t processed) {
   messages_since_ += processed;
+  if (processed_ != nullptr) processed_->inc(static_cast<double>(processed));
   if (options_.max_messages > 0 && messages_since_ >= options_.max_messages) {
     maybeStart("messages");
   }

@@ -179,6 +179,7 @@ class Coordinator {
   metrics::Registry* metrics_ = nullptr;
   metrics::Histogram* duration_ = nullptr;
   metrics::Counter* coalesced_ = nullptr;
+  metrics::Counter* processed_ = nullptr;
   metrics::Counter* skipped_ = nullptr;
   metrics::Counter* bytes_written_ = nullptr;
   metrics::Counter* bytes_deduplicated_ = nullptr;

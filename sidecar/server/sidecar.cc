@@ -47,8 +47,7 @@ Status Sidecar::start() {
     options.bootstrap_servers =
         rk.bootstrap_servers().empty() ? upstream.bootstrap_servers() : rk.bootstrap_servers();
     if (rk.bootstrap_servers().empty()) {  // the upstream cluster: its TLS too
-      options.tls = {upstream.tls().enabled(), upstream.tls().ca_file(), upstream.tls().cert_file(),
-                     upstream.tls().key_file(), upstream.tls().verify()};
+      options.tls = upstreamTls();
     }
     options.topic = rk.topic();
     options.partitions = static_cast<int32_t>(rk.partitions());
@@ -126,6 +125,17 @@ Status Sidecar::start() {
   }
   upstream_probe_ = std::make_unique<UpstreamProbe>(loop_, std::move(upstream));
   upstream_probe_->start();
+  {
+    auto reader = kafka::WatermarkReader::create(config_.proxy().upstream().bootstrap_servers(),
+                                                 upstreamTls());
+    if (reader.isOk()) {
+      lag_monitor_ =
+          std::make_unique<LagMonitor>(loop_, *coordinator_, metrics_, std::move(reader).value());
+      lag_monitor_->start();
+    } else {
+      TM_LOG(Warn, "offsets", "no lag metrics").kv("error", reader.status().toString());
+    }
+  }
   TM_ASSIGN_OR_RETURN(config::HostPort http_addr, config::parseHostPort(config_.http().listen()));
   TM_RETURN_IF_ERROR(http_.start(http_addr, config_.http().max_request_bytes()));
   return Status::ok();
@@ -134,18 +144,20 @@ Status Sidecar::start() {
 // Best effort: with the cluster unreachable at start, listeners open as
 // Metadata answers name their brokers, as they always do.
 void Sidecar::openBrokerListeners() {
-  const auto& upstream = config_.proxy().upstream();
-  kafka::ClientTls tls{upstream.tls().enabled(), upstream.tls().ca_file(),
-                       upstream.tls().cert_file(), upstream.tls().key_file(),
-                       upstream.tls().verify()};
-  auto brokers =
-      kafka::listBrokers(upstream.bootstrap_servers(), tls, std::chrono::milliseconds(3000));
+  auto brokers = kafka::listBrokers(config_.proxy().upstream().bootstrap_servers(), upstreamTls(),
+                                    std::chrono::milliseconds(3000));
   if (!brokers.isOk()) {
     TM_LOG(Warn, "proxy", "cluster metadata unavailable at start; broker listeners open later")
         .kv("error", brokers.status().toString());
     return;
   }
   for (const auto& b : *brokers) proxy_.learnBroker(b.node_id, b.host, b.port);
+}
+
+// The sidecar's own Kafka clients reach the cluster as the proxy does.
+kafka::ClientTls Sidecar::upstreamTls() const {
+  const auto& t = config_.proxy().upstream().tls();
+  return {t.enabled(), t.ca_file(), t.cert_file(), t.key_file(), t.verify()};
 }
 
 // job.instance_id, else the pod's name, else the host's.
@@ -164,12 +176,8 @@ std::string Sidecar::instanceId() const {
 // read) once durable, on the sidecar's own connection, as the application's
 // own commits do on theirs: upstream never runs ahead of the checkpoint.
 void Sidecar::mirrorMarkedOffsets() {
-  const auto& upstream = config_.proxy().upstream();
-  kafka::ClientTls tls{upstream.tls().enabled(), upstream.tls().ca_file(),
-                       upstream.tls().cert_file(), upstream.tls().key_file(),
-                       upstream.tls().verify()};
-  group_committer_ =
-      std::make_unique<kafka::GroupCommitter>(loop_, upstream.bootstrap_servers(), tls);
+  group_committer_ = std::make_unique<kafka::GroupCommitter>(
+      loop_, config_.proxy().upstream().bootstrap_servers(), upstreamTls());
   coordinator_->onMarkedDurable(
       [this](const std::map<checkpoint::PartitionId, checkpoint::CommittedOffset>& durable) {
         std::map<std::string, std::vector<kafka::GroupOffset>> by_group;

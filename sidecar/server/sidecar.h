@@ -15,6 +15,7 @@
 #include "sidecar/http/token_file.h"
 #include "sidecar/kafka/group_committer.h"
 #include "sidecar/proxy/proxy.h"
+#include "sidecar/server/lag_monitor.h"
 #include "sidecar/server/offset_hooks_adapter.h"
 #include "sidecar/server/upstream_probe.h"
 
@@ -45,6 +46,7 @@ class Sidecar {
  private:
   void mirrorMarkedOffsets();
   std::string instanceId() const;
+  kafka::ClientTls upstreamTls() const;
   void openBrokerListeners();
   void addHealthRoutes();
   http::Response readiness() const;
@@ -64,6 +66,7 @@ class Sidecar {
   std::unique_ptr<OffsetHooksAdapter> offset_hooks_;
   proxy::Proxy proxy_;  // after the hooks it uses: destroyed first
   std::unique_ptr<UpstreamProbe> upstream_probe_;
+  std::unique_ptr<LagMonitor> lag_monitor_;
   bool shutting_down_ = false;
   std::unique_ptr<event::Timer> drain_poll_;
 };

@@ -94,3 +94,41 @@ def test_metrics_should_count_proxy_requests_by_api_and_rejected_frames(cluster,
     assert m[("tidemark_proxy_frames_rejected_total", frozenset({("api", "Metadata")}))] == 1
     assert m[("tidemark_proxy_bytes_total", frozenset({("direction", "to_client")}))] > 0
     assert m[("tidemark_proxy_bytes_total", frozenset({("direction", "to_upstream")}))] > 0
+
+
+def test_metrics_should_show_each_partitions_committed_offset_high_watermark_and_lag(
+        cluster, sidecar_factory):
+    import time
+    import confluent_kafka as ck
+    sidecar = sidecar_factory(cluster, MANUAL)
+    proxy = sidecar.fields["proxy"]
+    p = ck.Producer({"bootstrap.servers": proxy})
+    for i in range(30):
+        p.produce("demo", value=str(i).encode(), partition=2)
+    assert p.flush(30) == 0
+    c = ck.Consumer({"bootstrap.servers": proxy, "group.id": "lagging",
+                     "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c.assign([ck.TopicPartition("demo", 2, 0)])
+    got = 0
+    deadline = time.time() + 30
+    while got < 12 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got += 1
+            if got == 12:
+                c.commit(message=m, asynchronous=False)  # next offset to read: 12
+    c.close()
+    labels = frozenset({"group": "lagging", "topic": "demo", "partition": "2"}.items())
+    deadline = time.time() + 20  # the monitor looks every 5 s
+    while True:
+        samples, types = scrape(sidecar)
+        lag = samples.get(("tidemark_partition_lag", labels))
+        if lag is not None or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert samples[("tidemark_partition_committed_offset", labels)] == 12
+    assert samples[("tidemark_partition_high_watermark",
+                    frozenset({"topic": "demo", "partition": "2"}.items()))] == 30
+    assert lag == 18
+    assert types["tidemark_partition_lag"] == "gauge"
+    assert types["tidemark_processed_messages"] == "counter"
