@@ -1,0 +1,65 @@
+#pragma once
+
+// The checkpoint documents of the sidecar's HTTP API (GET /v1/checkpoints and
+// GET /v1/checkpoints/{id}, built by sidecar/checkpoint/http_api.cc), as
+// `tidemark checkpoints` writes and reads them. Offline sources build them
+// from a store's manifests and online ones parse them from a sidecar's
+// answers, so that `--json` prints the same documents either way.
+//
+// Contract: the *Json functions cannot fail. The *FromJson functions never
+// throw: every field's type is checked before it is read, and a document that
+// is not what this tidemark expects is a DataLoss status (see malformed()).
+// All functions are pure and may be called from any thread.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "sidecar/base/status.h"
+#include "store/checkpoint_store.h"
+
+namespace tidemark::cli {
+
+// One row of GET /v1/checkpoints.
+struct Summary {
+  uint64_t id = 0;
+  int64_t created_at_ms = 0;
+  std::string trigger;
+  int64_t partitions = 0;
+  int64_t state_keys = 0;
+  uint64_t state_bytes = 0;
+};
+
+Summary summaryOf(const store::Manifest& m);
+
+// A checkpoint id as given on the command line and as the API spells it:
+// a decimal number, or "latest", returned as nullopt. InvalidArgument otherwise.
+StatusOr<std::optional<uint64_t>> parseId(const std::string& text);
+
+// Byte counts for people: "512 B", "1.5 KiB", up to TiB.
+std::string humanBytes(uint64_t n);
+
+// ---------------------------------------------------------------- to JSON
+
+nlohmann::json summaryJson(const Summary& s);
+nlohmann::json partitionJson(const store::v1::PartitionKey& p);
+nlohmann::json offsetJson(const store::v1::PartitionOffset& o);
+nlohmann::json stateJson(const store::v1::StateRef& s);
+// GET /v1/checkpoints/{id}: the summary, the job id, every offset and state key.
+nlohmann::json detailJson(const store::Manifest& m);
+
+// ---------------------------------------------------------------- from JSON
+
+// The DataLoss status for a sidecar answer that is not what this tidemark
+// expects; `what` names the part that is wrong.
+Status malformed(const std::string& what);
+
+// The string field `name` of object `j`; malformed() when absent or not a string.
+StatusOr<std::string> jsonString(const nlohmann::json& j, const char* name);
+
+StatusOr<Summary> summaryFromJson(const nlohmann::json& j);
+// The inverse of detailJson(); the manifest's format_version is 1.
+StatusOr<store::Manifest> manifestFromJson(const nlohmann::json& j);
+
+}  // namespace tidemark::cli
