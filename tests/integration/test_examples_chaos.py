@@ -1,8 +1,9 @@
 """The word-count examples in other clients (issue 7) under kill -9:
-examples/wordcount-kafka-python (kafka-python) and examples/wordcount-kafkajs
-(kafkajs), each a plain consumer changed only in its bootstrap address and
-PUT-state-then-commit, count 4,000 messages through the sidecar while the
-application, the sidecar or both are killed with SIGKILL 5 times at random. The
+examples/wordcount-kafka-python (kafka-python), examples/wordcount-kafkajs
+(kafkajs) and examples/wordcount-cpp (librdkafka's C++ API), each a plain
+consumer changed only in its bootstrap address and PUT-state-then-commit,
+count 4,000 messages through the sidecar while the application, the sidecar
+or both are killed with SIGKILL 5 times at random. The
 final counts must be exact, and so must the state restored after one more
 sidecar crash at the end, and every checkpoint's state must agree with its
 offsets.
@@ -21,6 +22,9 @@ starts; the kills include that case.
 
 kafkajs comes from scripts/setup-node-clients (or TIDEMARK_NODE_MODULES, as in
 test_client_matrix.py); its case is skipped only if that finds no kafkajs.
+The cpp case runs the binary tidemark-wordcount-cpp from TIDEMARK_BUILD_DIR (or
+TIDEMARK_WORDCOUNT_CPP, see examples/wordcount-cpp/README.md); it is skipped
+only if that binary is missing.
 """
 
 import importlib.machinery
@@ -63,13 +67,23 @@ def require_kafkajs():
         pytest.skip(f"kafkajs not found (scripts/setup-node-clients: {str(detail)[-300:]})")
 
 
-@pytest.mark.parametrize("example", ["kafka-python", "kafkajs"])
+def require_wordcount_cpp():
+    try:
+        demo.EXAMPLES["cpp"].env()
+    except FileNotFoundError as e:
+        pytest.skip(f"the C++ example is not built: {e}")
+
+
+@pytest.mark.parametrize("example", ["kafka-python", "kafkajs", "cpp"])
 def test_word_counts_should_be_exact_when_the_example_and_sidecar_are_killed_at_random(
         example, tmp_path):
     if example == "kafkajs":
         require_kafkajs()
+    if example == "cpp":
+        require_wordcount_cpp()
     kinds = demo.EXAMPLES[example].kinds  # the application, the sidecar, or both
-    result = demo.run(example, tmp_path, MESSAGES, KILLS, seed(), kinds=kinds, batch=100)
+    result = demo.run(example, tmp_path, MESSAGES, KILLS, seed(), kinds=kinds,
+                      batch=demo.EXAMPLES[example].batch)  # 100; cpp: 10, as it is fast
     print("summary:", result.summary())
 
     context = (f"{result.summary()}\ncheckpoints whose state and offsets disagree (id, trigger, "
