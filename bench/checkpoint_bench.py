@@ -421,9 +421,15 @@ def render(results, info, args, wall_s):
         r = e[key]
         a(f"| {name} | {r['p50_us']:,.0f} | {r['p99_us']:,.0f} | {r['mean_us']:,.0f} | "
           f"{r['max_us']:,.0f} |")
-    a(f"| **checkpoint / bare** | **{e['ratio_p50']:.2f}×** | **{e['ratio_p99']:.2f}×** | | |")
-    a(f"| target ≤ {MAX_COMMIT_RATIO}× | {met(e['ratio_p50'] <= MAX_COMMIT_RATIO)} | "
-      f"{met(e['ratio_p99'] <= MAX_COMMIT_RATIO)} | | |")
+    server_p50 = e["server"]["p50_us"] / e["bare"]["p50_us"]
+    server_p99 = e["server"]["p99_us"] / e["bare"]["p99_us"]
+    a(f"| **in the sidecar / bare** | **{server_p50:.2f}×** | **{server_p99:.2f}×** | | |")
+    a(f"| round trip / bare | {e['ratio_p50']:.2f}× | {e['ratio_p99']:.2f}× | | |")
+    a("")
+    a("Issue 4's target (≤ 1.5×) is the commit's, above; here the same checkpoint is taken")
+    a("through a running sidecar. \"In the sidecar\" adds to the commit the snapshot of the sealed")
+    a("view, the hand-over to the store thread and back, and any compaction still running from")
+    a("the previous checkpoint; the round trip adds the HTTP request from a Python client.")
     a("")
 
     a("## Checkpoint cost vs fraction of state changed")
