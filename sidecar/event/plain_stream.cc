@@ -10,6 +10,10 @@
 //   event made active, never registered with epoll) and sent with one
 //   sendmsg; write readiness is armed only when the socket is full;
 // - reading is only switched off under backpressure.
+// - closeAfterFlush lingers: once the output is sent, the write side is shut
+//   (FIN) and input is read and dropped until the peer closes (or a few
+//   seconds pass). Closing with unread input would make the kernel send RST,
+//   and a peer still sending would lose the answer it had not read yet.
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -34,6 +38,7 @@ constexpr size_t kMaxIoBytes = 1 << 20;  // per callback, so one busy socket can
 constexpr size_t kReadChunk = 256 << 10;
 constexpr size_t kExactReadMin = 16 << 10;
 constexpr int kMaxWriteIov = 64;
+constexpr timeval kLinger{2, 0};  // how long a closing stream waits for the peer's FIN
 
 bool wouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
@@ -44,11 +49,12 @@ class PlainStream final : public TcpStream {
         base_(loop.base()),
         in_(evbuffer_new()),
         out_(evbuffer_new()),
-        flush_ev_(event_new(base_, -1, 0, &PlainStream::onFlush, this)) {}
+        flush_ev_(event_new(base_, -1, 0, &PlainStream::onFlush, this)),
+        linger_ev_(event_new(base_, -1, 0, &PlainStream::onLingerOver, this)) {}
 
   ~PlainStream() override {
     cancelResolve();
-    for (::event* ev : {read_ev_, write_ev_, flush_ev_}) {
+    for (::event* ev : {read_ev_, write_ev_, flush_ev_, linger_ev_}) {
       if (ev != nullptr) event_free(ev);
     }
     if (fd_ >= 0) ::close(fd_);
@@ -104,14 +110,16 @@ class PlainStream final : public TcpStream {
     if (closed_ || closing_) return;
     pauseReading();
     closing_ = true;
-    if (evbuffer_get_length(out_) == 0) shut("closed");
+    if (evbuffer_get_length(out_) > 0) return;          // flush() lingers once it is sent
+    if (connecting_ || fd_ < 0) return shut("closed");  // nothing was ever sent
+    linger();
   }
 
   void shut(std::string reason, bool notify = true) override {
     if (closed_) return;
     closed_ = true;
     cancelResolve();
-    for (::event* ev : {read_ev_, write_ev_, flush_ev_}) {
+    for (::event* ev : {read_ev_, write_ev_, flush_ev_, linger_ev_}) {
       if (ev != nullptr) event_del(ev);
     }
     reading_ = write_armed_ = flush_pending_ = false;
@@ -208,7 +216,34 @@ class PlainStream final : public TcpStream {
   }
 
   static void onReadable(evutil_socket_t, short, void* arg) {
-    static_cast<PlainStream*>(arg)->readSome();
+    auto* s = static_cast<PlainStream*>(arg);
+    if (s->lingering_) return s->dropInput();
+    s->readSome();
+  }
+
+  static void onLingerOver(evutil_socket_t, short, void* arg) {
+    static_cast<PlainStream*>(arg)->shut("closed");
+  }
+
+  // Everything is sent: FIN, then wait for the peer's (see the top).
+  void linger() {
+    if (fd_ < 0 || ::shutdown(fd_, SHUT_WR) != 0) return shut("closed");
+    lingering_ = true;
+    if (!reading_) {
+      event_add(read_ev_, nullptr);
+      reading_ = true;
+    }
+    event_add(linger_ev_, &kLinger);
+  }
+
+  void dropInput() {
+    char sink[16 << 10];
+    while (true) {
+      const ssize_t got = ::read(fd_, sink, sizeof(sink));
+      if (got > 0) continue;
+      if (got < 0 && wouldBlock(errno)) return;
+      return shut("closed");  // the peer's FIN (or an error): done
+    }
   }
 
   static void onWritable(evutil_socket_t, short, void* arg) {
@@ -308,7 +343,7 @@ class PlainStream final : public TcpStream {
       armWrite();
     } else {
       disarmWrite();
-      if (closing_) return shut("closed");
+      if (closing_ && !lingering_) return linger();
     }
     if (sent_total > 0 && left <= drained_mark_ && callbacks_.on_drained) callbacks_.on_drained();
   }
@@ -320,6 +355,8 @@ class PlainStream final : public TcpStream {
   ::event* read_ev_ = nullptr;
   ::event* write_ev_ = nullptr;
   ::event* flush_ev_;
+  ::event* linger_ev_;
+  bool lingering_ = false;
   evdns_getaddrinfo_request* resolve_ = nullptr;
   bool resolving_now_ = false;
   bool connecting_ = false;
