@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sidecar/checkpoint/app_commit.h"
+#include "sidecar/config/scalars.h"
 #include "store/checkpoint_store.h"
 
 namespace tidemark::checkpoint {
@@ -101,10 +102,7 @@ std::optional<Response> partitionOf(const Request& req, PartitionId& out) {
   if (out.group.empty() || out.group.size() > 255) {
     return Response::error(400, "invalid_partition", "group must be 1-255 bytes");
   }
-  if (out.topic.empty() || out.topic.size() > 249 || out.topic == "." || out.topic == ".." ||
-      out.topic.find_first_not_of(
-          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-          std::string::npos) {
+  if (!config::isKafkaTopicName(out.topic)) {
     return Response::error(400, "invalid_partition", "topic is not a valid Kafka topic name");
   }
   if (p.empty() || p.size() > 10 || p.find_first_not_of("0123456789") != std::string::npos ||

@@ -1,6 +1,7 @@
 #include "sidecar/checkpoint/state_book.h"
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "store/checkpoint_store.h"
@@ -41,13 +42,17 @@ std::optional<std::pair<PartitionId, std::string>> parseScopedKey(const std::str
   const size_t b = a == std::string::npos ? a : internal.find('/', a + 1);
   const size_t c = b == std::string::npos ? b : internal.find('/', b + 1);
   if (c == std::string::npos) return std::nullopt;
-  const std::string hex = internal.substr(1, a - 1);
+  // Our own encoding, so it parses; from_chars all the same: no exceptions.
+  const std::string_view hex = std::string_view(internal).substr(1, a - 1);
   std::string group;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    group.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    unsigned byte = 0;
+    std::from_chars(hex.data() + i, hex.data() + i + 2, byte, 16);
+    group.push_back(static_cast<char>(byte));
   }
-  PartitionId id{group, internal.substr(a + 1, b - a - 1),
-                 static_cast<int32_t>(std::stol(internal.substr(b + 1, c - b - 1)))};
+  int32_t partition = 0;
+  std::from_chars(internal.data() + b + 1, internal.data() + c, partition);
+  PartitionId id{group, internal.substr(a + 1, b - a - 1), partition};
   return std::make_pair(std::move(id), internal.substr(c + 1));
 }
 

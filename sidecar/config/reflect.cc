@@ -63,9 +63,8 @@ Status checkBounds(const FieldDescriptor* f, std::string_view text) {
   return Status::ok();
 }
 
-bool matchesName(std::string_view s, size_t max_len, bool allow_dots_only) {
+bool matchesName(std::string_view s, size_t max_len) {
   if (s.empty() || s.size() > max_len) return false;
-  if (!allow_dots_only && (s == "." || s == "..")) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
   });
@@ -81,12 +80,12 @@ Status checkKind(const FieldDescriptor* f, std::string_view text) {
     case v1::FieldRule::KIND_HOST:
       return checkHost(text);
     case v1::FieldRule::KIND_KAFKA_TOPIC:
-      if (!matchesName(text, 249, false)) {
+      if (!isKafkaTopicName(text)) {
         return invalidArgument("expected a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)" + got);
       }
       return Status::ok();
     case v1::FieldRule::KIND_IDENTIFIER:
-      if (!matchesName(text, 128, true)) {
+      if (!matchesName(text, 128)) {
         return invalidArgument("expected an identifier ([A-Za-z0-9._-], 1-128 chars)" + got);
       }
       return Status::ok();

@@ -1,5 +1,8 @@
 #include "sidecar/config/scalars.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <charconv>
 #include <limits>
 
@@ -232,6 +235,13 @@ StatusOr<std::vector<HostPort>> parseHostPortList(std::string_view text) {
     start = comma + 1;
   }
   return out;
+}
+
+bool isKafkaTopicName(std::string_view name) {
+  if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 bool isLoopback(std::string_view host) {

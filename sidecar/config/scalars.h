@@ -35,6 +35,8 @@ struct HostPort {
 StatusOr<HostPort> parseHostPort(std::string_view text);
 // 127.0.0.0/8, ::1 or "localhost": reachable only from this host (pod).
 bool isLoopback(std::string_view host);
+// Kafka's topic-name rule: [A-Za-z0-9._-]{1,249}, not "." or "..".
+bool isKafkaTopicName(std::string_view name);
 
 // "http://host:port/path" (plain HTTP only: the application beside the sidecar).
 struct HttpUrl {

@@ -249,7 +249,7 @@ HttpServer::Resolved HttpServer::resolve(const std::string& method, const std::s
     out.error = std::move(r);
     return out;
   }
-  const std::string& want = method == "HEAD" ? std::string("GET") : method;
+  const std::string_view want = method == "HEAD" ? std::string_view("GET") : method;
   const std::vector<std::string> parts = split(path);
   bool path_known = false;
   for (const Route& route : routes_) {

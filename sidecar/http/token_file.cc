@@ -16,8 +16,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kPollEvery{1000};
 
-std::string digestOf(std::string_view data) { return sha256(data); }
-
 }  // namespace
 
 StatusOr<std::unique_ptr<TokenFile>> TokenFile::open(event::EventLoop& loop, std::string path) {
@@ -47,7 +45,7 @@ Status TokenFile::read() {
     token.pop_back();
   }
   if (token.empty()) return invalidArgument("http.token_file: " + path_ + " is empty");
-  digest_ = digestOf(token);
+  digest_ = sha256(token);
   version_ = {static_cast<unsigned long>(st.st_ino), static_cast<long>(st.st_size),
               static_cast<long>(st.st_mtim.tv_sec * 1000000000L + st.st_mtim.tv_nsec)};
   return Status::ok();
@@ -82,7 +80,7 @@ bool TokenFile::accepts(std::string_view authorization) const {
       return false;
     }
   }
-  const std::string presented = digestOf(authorization.substr(kScheme.size()));
+  const std::string presented = sha256(authorization.substr(kScheme.size()));
   return CRYPTO_memcmp(presented.data(), digest_.data(), digest_.size()) == 0;
 }
 

@@ -9,8 +9,6 @@
 namespace tidemark::kafka {
 namespace {
 
-constexpr uint32_t kRecordVersion = 1;
-
 int64_t ms(std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()); }
 
 Status kafkaError(const std::string& what, rd_kafka_resp_err_t err) {
@@ -126,21 +124,24 @@ void KafkaRemoteBackend::ensureTopic() {
   topic_checked_ = true;
 }
 
-std::string KafkaRemoteBackend::blobChunkKey(const std::string& sha256, uint32_t index) const {
+// This instance's key, record kind still to set.
+store::v1::RemoteKey KafkaRemoteBackend::ownKey() const {
   store::v1::RemoteKey key;
   key.set_format_version(kRecordVersion);
   key.set_job_id(options_.job_id);
   key.set_instance_id(options_.instance_id);
+  return key;
+}
+
+std::string KafkaRemoteBackend::blobChunkKey(const std::string& sha256, uint32_t index) const {
+  store::v1::RemoteKey key = ownKey();
   key.mutable_blob_chunk()->set_sha256(sha256);
   key.mutable_blob_chunk()->set_index(index);
   return key.SerializeAsString();
 }
 
 std::string KafkaRemoteBackend::manifestKey() const {
-  store::v1::RemoteKey key;
-  key.set_format_version(kRecordVersion);
-  key.set_job_id(options_.job_id);
-  key.set_instance_id(options_.instance_id);
+  store::v1::RemoteKey key = ownKey();
   key.mutable_manifest();
   return key.SerializeAsString();
 }

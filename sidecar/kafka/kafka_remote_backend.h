@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "protocol/store/remote.pb.h"
 #include "sidecar/kafka/client_config.h"
 #include "store/remote_backend.h"
 
@@ -33,6 +34,10 @@ struct KafkaRemoteOptions {
 
 class KafkaRemoteBackend : public store::RemoteBackend {
  public:
+  // The record format (RemoteKey and RemoteManifest format_version) written
+  // and read.
+  static constexpr uint32_t kRecordVersion = 1;
+
   static StatusOr<std::unique_ptr<KafkaRemoteBackend>> create(KafkaRemoteOptions options);
   ~KafkaRemoteBackend() override;
 
@@ -50,6 +55,7 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   struct Batch;
   Status send(Batch& batch, const std::string& key, const std::string* value);
   Status await(Batch& batch);
+  store::v1::RemoteKey ownKey() const;
   std::string blobChunkKey(const std::string& sha256, uint32_t index) const;
   std::string manifestKey() const;
 

@@ -15,7 +15,6 @@
 namespace tidemark::kafka {
 namespace {
 
-constexpr uint32_t kRecordVersion = 1;
 constexpr uint64_t kLogEvery = 64ull << 20;
 
 struct Consumer {
