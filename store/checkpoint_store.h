@@ -80,9 +80,13 @@ class CheckpointStore {
   virtual StatusOr<std::vector<std::string>> blobsNotOnRemote(const Manifest& m) = 0;
   // The remote acknowledged `m`: dequeues it and everything older, records
   // its blobs as remote, and returns (hash -> size) the remote blobs that `m`
-  // does not reference, no longer recorded, for the caller to forget. Durable
-  // before it returns: a blob must never be forgotten while still recorded.
-  virtual StatusOr<std::map<std::string, uint64_t>> markReplicated(const Manifest& m) = 0;
+  // does not reference, no longer recorded, for the caller to forget. Blobs in
+  // `pinned` (hash -> size) count as referenced: the remote still needs them
+  // for something other than `m` (a partition checkpoint this instance wrote
+  // for a partition it no longer holds). Durable before it returns: a blob
+  // must never be forgotten while still recorded.
+  virtual StatusOr<std::map<std::string, uint64_t>> markReplicated(
+      const Manifest& m, const std::map<std::string, uint64_t>& pinned) = 0;
   // After reading the remote at start: records exactly `remote_blobs` as
   // what it holds, dequeues what `remote_latest_id` covers, and queues the
   // local latest checkpoint if it is newer.

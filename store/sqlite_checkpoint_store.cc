@@ -361,8 +361,9 @@ StatusOr<std::vector<std::string>> SqliteCheckpointStore::blobsNotOnRemote(const
   return out;
 }
 
-StatusOr<std::map<std::string, uint64_t>> SqliteCheckpointStore::markReplicated(const Manifest& m) {
-  std::map<std::string, uint64_t> referenced;
+StatusOr<std::map<std::string, uint64_t>> SqliteCheckpointStore::markReplicated(
+    const Manifest& m, const std::map<std::string, uint64_t>& pinned) {
+  std::map<std::string, uint64_t> referenced = pinned;
   for (const auto& ref : m.state()) {
     if (ref.size() > 0) referenced[ref.sha256()] = ref.size();
   }

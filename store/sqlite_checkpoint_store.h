@@ -41,7 +41,8 @@ class SqliteCheckpointStore : public CheckpointStore {
   StatusOr<std::optional<Manifest>> newestUnreplicated() override;
   StatusOr<int64_t> outboxDepth() override;
   StatusOr<std::vector<std::string>> blobsNotOnRemote(const Manifest& m) override;
-  StatusOr<std::map<std::string, uint64_t>> markReplicated(const Manifest& m) override;
+  StatusOr<std::map<std::string, uint64_t>> markReplicated(
+      const Manifest& m, const std::map<std::string, uint64_t>& pinned) override;
   Status syncRemoteView(const std::map<std::string, uint64_t>& remote_blobs,
                         uint64_t remote_latest_id) override;
 

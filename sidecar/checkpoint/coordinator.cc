@@ -18,13 +18,15 @@ int64_t monotonicUs() {
 
 namespace {
 
-store::Manifest buildManifest(const SealedView& view, const std::string& job_id,
-                              const std::string& trigger) {
+store::Manifest buildManifest(const SealedView& view, const CoordinatorOptions& options,
+                              uint64_t writer_epoch, const std::string& trigger) {
   store::Manifest m;
   m.set_format_version(1);
   m.set_created_at_ms(nowMs());
   m.set_trigger(trigger);
-  m.set_job_id(job_id);
+  m.set_job_id(options.job_id);
+  m.set_instance_id(options.instance_id);
+  m.set_writer_epoch(writer_epoch);
   for (const auto& [id, committed] : view.offsets) {
     auto* o = m.add_offsets();
     o->mutable_key()->set_group(id.group);
@@ -33,6 +35,7 @@ store::Manifest buildManifest(const SealedView& view, const std::string& job_id,
     o->set_offset(committed.offset);
     o->set_leader_epoch(committed.leader_epoch);
     if (committed.metadata) o->set_metadata(*committed.metadata);
+    if (committed.generation >= 0) o->set_generation(committed.generation);
   }
   for (const auto& [key, entry] : view.state) {
     auto* ref = m.add_state();
@@ -115,7 +118,8 @@ Status Coordinator::restore() {
   if (latest) {
     for (const auto& o : latest->offsets()) {
       CommittedOffset c{o.offset(), o.leader_epoch(),
-                        o.has_metadata() ? std::optional<std::string>(o.metadata()) : std::nullopt};
+                        o.has_metadata() ? std::optional<std::string>(o.metadata()) : std::nullopt,
+                        o.has_generation() ? o.generation() : -1};
       view.offsets[{o.key().group(), o.key().topic(), o.key().partition()}] = c;
     }
     for (const auto& ref : latest->state()) {
@@ -130,6 +134,7 @@ Status Coordinator::restore() {
                          ref.content_type()};
     }
     stats_.last_id = latest->id();
+    writer_epoch_ = latest->writer_epoch() + 1;
   }
   book_.restore(std::move(view));
   durable_seal_ = book_.sealed().seal;
@@ -229,7 +234,8 @@ void Coordinator::commit(const std::string& trigger) {
   committing_ = true;
   // The sealed view is immutable once copied: blobs are shared, not copied.
   auto view = std::make_shared<SealedView>(book_.sealed());
-  auto manifest = std::make_shared<store::Manifest>(buildManifest(*view, options_.job_id, trigger));
+  auto manifest =
+      std::make_shared<store::Manifest>(buildManifest(*view, options_, writer_epoch_, trigger));
   const int64_t started = monotonicUs();
   worker_->submit<Result>(
       [view, manifest, started](store::CheckpointStore& store) {

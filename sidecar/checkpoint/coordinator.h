@@ -42,6 +42,7 @@ namespace tidemark::checkpoint {
 
 struct CoordinatorOptions {
   std::string job_id;
+  std::string instance_id;
   std::chrono::milliseconds interval{60000};
   std::chrono::milliseconds min_pause{0};
   uint64_t max_messages = 100000;  // 0: off
@@ -83,6 +84,7 @@ class Coordinator {
   StateBook& book() { return book_; }
   bool restored() const { return restored_; }
   const CoordinatorStats& stats() const { return stats_; }
+  uint64_t writerEpoch() const { return writer_epoch_; }
   // Retained checkpoints, newest first.
   const std::vector<store::Manifest>& retained() const { return retained_; }
 
@@ -164,6 +166,8 @@ class Coordinator {
   bool committing_ = false;  // the attempt in flight reached the store
   std::string running_trigger_;
   uint64_t durable_seal_ = 0;
+  // This run's epoch: the latest checkpoint's + 1 (store.proto: writer_epoch).
+  uint64_t writer_epoch_ = 1;
   uint64_t messages_since_ = 0;
   int64_t last_end_ms_ = 0;
   std::vector<Waiter> waiters_;

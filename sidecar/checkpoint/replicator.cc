@@ -27,11 +27,23 @@ struct Replicator::Pending {
   std::optional<store::Manifest> manifest;
   std::vector<std::string> to_send;
   std::map<std::string, std::string> data;
+  std::vector<store::PartitionCheckpoint> partitions;  // what goes up with it
   int64_t depth = 0;
 };
 
-Replicator::Replicator(event::EventLoop& loop, std::unique_ptr<store::RemoteBackend> backend)
-    : loop_(loop), backend_(std::move(backend)) {
+namespace {
+std::map<std::string, uint64_t> blobsOf(const store::PartitionCheckpoint& record) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& ref : record.state()) {
+    if (ref.size() > 0) out[ref.sha256()] = ref.size();
+  }
+  return out;
+}
+}  // namespace
+
+Replicator::Replicator(event::EventLoop& loop, std::unique_ptr<store::RemoteBackend> backend,
+                       std::string instance_id)
+    : loop_(loop), backend_(std::move(backend)), instance_id_(std::move(instance_id)) {
   retry_ = loop_.createTimer([this] { kick(); });
 }
 
@@ -96,7 +108,75 @@ Status Replicator::restoreInto(store::CheckpointStore& store) {
   for (const auto& [hash, data] : remote.blobs) held[hash] = data.size();
   TM_RETURN_IF_ERROR(store.syncRemoteView(held, remote_id));
   replicated_id_ = remote_id;
+  std::vector<store::GroupPartition> superseded;
+  for (const auto& record : remote.own_partitions) {
+    const auto p = store::groupPartition(record.partition());
+    if (remote.superseded.count(p)) {
+      superseded.push_back(p);
+    } else {
+      pins_[p] = blobsOf(record);
+    }
+  }
+  if (!superseded.empty()) {
+    // Newer owners wrote these since: ours only hold blobs on the remote.
+    Status s = backend_->forgetPartitions(superseded);
+    TM_LOG(Info, "remote", "deleting our partition checkpoints others superseded")
+        .kv("partitions", superseded.size())
+        .kv("error", s.isOk() ? "" : s.toString());
+  }
   return Status::ok();
+}
+
+std::vector<store::PartitionCheckpoint> Replicator::recordsToUpload(
+    const store::Manifest& m) const {
+  std::vector<store::PartitionCheckpoint> out = store::partitionRecords(m);
+  std::erase_if(out, [&](const store::PartitionCheckpoint& r) {
+    auto it = fenced_.find(r.partition().group());
+    return it != fenced_.end() && r.generation() <= it->second;
+  });
+  return out;
+}
+
+std::map<std::string, uint64_t> Replicator::pinnedBlobs() const {
+  std::map<std::string, uint64_t> out;
+  for (const auto& [p, blobs] : pins_) out.insert(blobs.begin(), blobs.end());
+  return out;
+}
+
+void Replicator::fence(const std::string& group, int32_t generation) {
+  int32_t& upto = fenced_.try_emplace(group, generation).first->second;
+  upto = std::max(upto, generation);
+}
+
+void Replicator::loadPartitions(std::set<store::GroupPartition> wanted,
+                                std::function<void(Loaded)> done) {
+  if (!remote_thread_) return done(unavailable("the replicator has not started"));
+  remote_thread_->submit<Loaded>(
+      [this, wanted = std::move(wanted)] { return backend_->readPartitions(wanted); },
+      [this, done = std::move(done)](Loaded loaded) {
+        if (loaded.isOk()) {
+          std::vector<store::GroupPartition> superseded;
+          for (const auto& [p, snap] : *loaded) {
+            if (snap.record.instance_id() != instance_id_ && pins_.count(p)) {
+              superseded.push_back(p);
+            }
+          }
+          if (!superseded.empty()) dropOwnRecords(superseded);
+        }
+        done(std::move(loaded));
+      });
+}
+
+void Replicator::dropOwnRecords(const std::vector<store::GroupPartition>& partitions) {
+  for (const auto& p : partitions) pins_.erase(p);
+  remote_thread_->submit<Status>(
+      [this, partitions] { return backend_->forgetPartitions(partitions); },
+      [](Status s) {
+        if (!s.isOk()) {
+          TM_LOG(Warn, "remote", "could not delete superseded partition checkpoints")
+              .kv("error", s.toString());
+        }
+      });
 }
 
 void Replicator::start(StoreWorker& store) {
@@ -148,16 +228,18 @@ void Replicator::kick() {
           if (kicked_again_) kick();
           return;
         }
+        p->partitions = recordsToUpload(*p->manifest);
         remote_thread_->submit<std::pair<Status, double>>(
             [this, p] {
               const auto t0 = std::chrono::steady_clock::now();
-              Status s =
-                  backend_->upload(*p->manifest, p->to_send,
-                                   [&](const std::string& h) -> std::optional<std::string_view> {
-                                     auto it = p->data.find(h);
-                                     if (it == p->data.end()) return std::nullopt;
-                                     return std::string_view(it->second);
-                                   });
+              Status s = backend_->upload(
+                  *p->manifest, p->to_send,
+                  [&](const std::string& h) -> std::optional<std::string_view> {
+                    auto it = p->data.find(h);
+                    if (it == p->data.end()) return std::nullopt;
+                    return std::string_view(it->second);
+                  },
+                  p->partitions);
               return std::make_pair(s, seconds(std::chrono::steady_clock::now() - t0));
             },
             [this, p](std::pair<Status, double> r) { uploaded(p, r.first, r.second); });
@@ -178,8 +260,13 @@ void Replicator::uploaded(std::shared_ptr<Pending> p, Status s, double secs) {
   const uint64_t bytes = backend_->lastUploadBytes();
   const store::Manifest m = *p->manifest;
   p->data.clear();
+  for (const auto& record : p->partitions) {
+    pins_[store::groupPartition(record.partition())] = blobsOf(record);
+  }
   store_->submit<StatusOr<std::map<std::string, uint64_t>>>(
-      [m](store::CheckpointStore& store) { return store.markReplicated(m); },
+      [m, pinned = pinnedBlobs()](store::CheckpointStore& store) {
+        return store.markReplicated(m, pinned);
+      },
       [this, m, bytes, secs](StatusOr<std::map<std::string, uint64_t>> unreferenced) {
         in_flight_ = false;
         if (!unreferenced.isOk()) {

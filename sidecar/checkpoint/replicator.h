@@ -7,6 +7,13 @@
 // checkpoint. Blobs the remote already holds are not sent again; blobs the
 // newest upload no longer references are deleted from the remote after it.
 //
+// Each upload also writes the checkpoint's partition records (store/
+// partition_records.h), except those of fenced groups: a member the group
+// coordinator called stale has lost its partitions, and must not write them.
+// The blobs of this instance's partition records stay on the remote after
+// the partition moved away (pinned) until another instance is seen to have
+// written a newer record of it, at start or when the partition comes back.
+//
 // One upload at a time, on a thread of its own (remote round trips never
 // block the loop or the store's thread); a failed upload is retried with
 // backoff (1 s doubling to 30 s). Local checkpoints never wait for it,
@@ -17,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,7 +37,8 @@ namespace tidemark::checkpoint {
 
 class Replicator {
  public:
-  Replicator(event::EventLoop& loop, std::unique_ptr<store::RemoteBackend> backend);
+  Replicator(event::EventLoop& loop, std::unique_ptr<store::RemoteBackend> backend,
+             std::string instance_id);
   ~Replicator();
 
   // Before the coordinator restores, on the calling thread (start-up blocks
@@ -48,6 +57,14 @@ class Replicator {
   // Calls `done` once checkpoint `id` (or a newer one) is on the remote.
   void whenReplicated(uint64_t id, std::function<void(Status)> done);
 
+  // Reads the newest remote checkpoint of each partition in `wanted` (on the
+  // remote thread, after any upload in progress); `done` runs on the loop.
+  using Loaded = StatusOr<std::map<store::GroupPartition, store::PartitionSnapshot>>;
+  void loadPartitions(std::set<store::GroupPartition> wanted, std::function<void(Loaded)> done);
+  // From now on, no partition record of `group` with a generation up to
+  // `generation` is uploaded.
+  void fence(const std::string& group, int32_t generation);
+
   // tidemark_remote_* metrics.
   void setMetrics(metrics::Registry& registry);
 
@@ -55,9 +72,19 @@ class Replicator {
   struct Pending;
   void uploaded(std::shared_ptr<Pending> p, Status s, double seconds);
   void scheduleRetry();
+  // `m`'s partition records, less those of fenced groups.
+  std::vector<store::PartitionCheckpoint> recordsToUpload(const store::Manifest& m) const;
+  std::map<std::string, uint64_t> pinnedBlobs() const;
+  // Our own records of these partitions are superseded: unpin their blobs
+  // and delete the records from the remote.
+  void dropOwnRecords(const std::vector<store::GroupPartition>& partitions);
 
   event::EventLoop& loop_;
   std::unique_ptr<store::RemoteBackend> backend_;
+  std::string instance_id_;
+  std::map<std::string, int32_t> fenced_;  // group -> generation fenced up to
+  // Blobs (hash -> size) our newest record of each partition references.
+  std::map<store::GroupPartition, std::map<std::string, uint64_t>> pins_;
   StoreWorker* store_ = nullptr;
   std::unique_ptr<event::WorkerThread> remote_thread_;
   std::unique_ptr<event::Timer> retry_;

@@ -149,7 +149,9 @@ uint64_t StateBook::seal(const std::map<PartitionId, CommittedOffset>& offsets) 
     if (it != sealed_.offsets.end() && committed.offset > it->second.offset) {
       processed += static_cast<uint64_t>(committed.offset - it->second.offset);
     }
-    sealed_.offsets[id] = committed;
+    CommittedOffset& sealed = sealed_.offsets[id];
+    sealed = committed;
+    if (sealed.generation < 0) sealed.generation = generation(id.group);
   }
   ++sealed_.seal;
   return processed;
@@ -182,6 +184,38 @@ size_t StateBook::keepOnly(const std::string& group,
   std::erase_if(staged_, [&](const auto& e) { return scopedElsewhere(e.first); });
   if (!dropped.empty()) ++sealed_.seal;
   return dropped.size();
+}
+
+int32_t StateBook::generation(const std::string& group) const {
+  auto it = generations_.find(group);
+  return it == generations_.end() ? -1 : it->second;
+}
+
+namespace {
+bool ofPartition(const std::string& key, const PartitionId& id) {
+  auto scoped = parseScopedKey(key);
+  return scoped && scoped->first == id;
+}
+}  // namespace
+
+void StateBook::adopt(const PartitionId& id, std::optional<CommittedOffset> offset,
+                      std::map<std::string, StateEntry> state) {
+  std::erase_if(sealed_.state, [&](const auto& e) { return ofPartition(e.first, id); });
+  std::erase_if(staged_, [&](const auto& e) { return ofPartition(e.first, id); });
+  if (offset) {
+    sealed_.offsets[id] = *offset;
+  } else {
+    sealed_.offsets.erase(id);
+  }
+  for (auto& [key, entry] : state) sealed_.state[scopedKey(id, key)] = std::move(entry);
+  ++sealed_.seal;
+}
+
+bool StateBook::holds(const PartitionId& id) const {
+  if (sealed_.offsets.count(id)) return true;
+  const std::string prefix = scopedKey(id, "");
+  auto it = sealed_.state.lower_bound(prefix);
+  return it != sealed_.state.end() && it->first.compare(0, prefix.size(), prefix) == 0;
 }
 
 void StateBook::restore(SealedView view) {

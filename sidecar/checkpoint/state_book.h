@@ -35,7 +35,12 @@ struct CommittedOffset {
   int64_t offset = 0;  // Kafka's "next offset to read"
   int32_t leader_epoch = -1;
   std::optional<std::string> metadata;
-  bool operator==(const CommittedOffset&) const = default;
+  // The group generation (KIP-848: member epoch) it was committed under; -1
+  // unknown. Not part of the offset's identity for equality.
+  int32_t generation = -1;
+  bool operator==(const CommittedOffset& o) const {
+    return offset == o.offset && leader_epoch == o.leader_epoch && metadata == o.metadata;
+  }
 };
 
 using Blob = std::shared_ptr<const std::string>;
@@ -69,8 +74,24 @@ class StateBook {
 
   // Seals every staged write together with `offsets` (merged into the sealed
   // offsets). Returns the messages processed since the previous seal,
-  // estimated from offset deltas (a partition seen first counts 0).
+  // estimated from offset deltas (a partition seen first counts 0). An
+  // offset of unknown generation takes its group's (setGeneration).
   uint64_t seal(const std::map<PartitionId, CommittedOffset>& offsets);
+
+  // The generation the application's member holds `group`'s partitions in.
+  void setGeneration(const std::string& group, int32_t generation) {
+    generations_[group] = generation;
+  }
+  int32_t generation(const std::string& group) const;
+
+  // Replaces everything the book holds of one partition (sealed offset and
+  // partition-scoped state, both views) with a checkpoint of it taken
+  // elsewhere: the partition came to this instance (state follows
+  // partitions). Counts as a seal.
+  void adopt(const PartitionId& id, std::optional<CommittedOffset> offset,
+             std::map<std::string, StateEntry> state);
+  // Whether the book holds anything of the partition (offset or state).
+  bool holds(const PartitionId& id) const;
 
   const SealedView& sealed() const { return sealed_; }
   bool hasStaged() const { return !staged_.empty(); }
@@ -91,6 +112,7 @@ class StateBook {
   Status checkMatch(const std::string& key, const std::optional<std::string>& if_match) const;
 
   bool seal_immediately_;
+  std::map<std::string, int32_t> generations_;
   std::map<std::string, std::optional<StateEntry>> staged_;  // nullopt: deleted
   SealedView sealed_;
 };

@@ -140,6 +140,12 @@ std::string KafkaRemoteBackend::blobChunkKey(const std::string& sha256, uint32_t
   return key.SerializeAsString();
 }
 
+std::string KafkaRemoteBackend::partitionKey(const store::GroupPartition& p) const {
+  store::v1::RemoteKey key = ownKey();
+  *key.mutable_partition()->mutable_partition() = store::partitionKey(p);
+  return key.SerializeAsString();
+}
+
 std::string KafkaRemoteBackend::manifestKey() const {
   store::v1::RemoteKey key = ownKey();
   key.mutable_manifest();
@@ -186,7 +192,8 @@ Status KafkaRemoteBackend::await(Batch& batch) {
 
 Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
                                   const std::vector<std::string>& blobs_to_send,
-                                  const store::BlobSource& blobs) {
+                                  const store::BlobSource& blobs,
+                                  const std::vector<store::PartitionCheckpoint>& partitions) {
   ensureTopic();
   last_upload_bytes_ = 0;
   {
@@ -208,13 +215,47 @@ Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
     // The manifest goes only once every blob it needs is acknowledged.
     TM_RETURN_IF_ERROR(await(batch));
   }
+  Batch batch;
+  std::map<store::GroupPartition, std::string> sending;
+  for (store::PartitionCheckpoint p : partitions) {
+    p.set_chunk_bytes(options_.chunk_bytes);
+    store::PartitionCheckpoint same = p;  // what "unchanged" compares
+    same.clear_checkpoint_id();
+    same.clear_created_at_ms();
+    same.clear_writer_epoch();
+    const auto id = store::groupPartition(p.partition());
+    std::string fingerprint = same.SerializeAsString();
+    auto it = sent_partitions_.find(id);
+    if (it != sent_partitions_.end() && it->second == fingerprint) continue;
+    const std::string value = p.SerializeAsString();
+    Status s = send(batch, partitionKey(id), &value);
+    if (!s.isOk()) {
+      (void)await(batch);
+      return s;
+    }
+    sending[id] = std::move(fingerprint);
+  }
   store::v1::RemoteManifest record;
   record.set_format_version(kRecordVersion);
   *record.mutable_manifest() = manifest;
   record.set_chunk_bytes(options_.chunk_bytes);
   const std::string value = record.SerializeAsString();
-  Batch batch;
   TM_RETURN_IF_ERROR(send(batch, manifestKey(), &value));
+  TM_RETURN_IF_ERROR(await(batch));
+  for (auto& [id, fingerprint] : sending) sent_partitions_[id] = std::move(fingerprint);
+  return Status::ok();
+}
+
+Status KafkaRemoteBackend::forgetPartitions(const std::vector<store::GroupPartition>& partitions) {
+  Batch batch;
+  for (const auto& p : partitions) {
+    Status s = send(batch, partitionKey(p), nullptr);
+    if (!s.isOk()) {
+      (void)await(batch);
+      return s;
+    }
+    sent_partitions_.erase(p);
+  }
   return await(batch);
 }
 

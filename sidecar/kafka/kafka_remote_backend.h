@@ -9,6 +9,8 @@
 // on that thread).
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -42,10 +44,16 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   ~KafkaRemoteBackend() override;
 
   Status upload(const store::Manifest& manifest, const std::vector<std::string>& blobs_to_send,
-                const store::BlobSource& blobs) override;
+                const store::BlobSource& blobs,
+                const std::vector<store::PartitionCheckpoint>& partitions) override;
   Status forget(const std::map<std::string, uint64_t>& sizes) override;
+  Status forgetPartitions(const std::vector<store::GroupPartition>& partitions) override;
   StatusOr<store::RemoteSnapshot> read() override;
+  StatusOr<std::map<store::GroupPartition, store::PartitionSnapshot>> readPartitions(
+      const std::set<store::GroupPartition>& wanted) override;
   uint64_t lastUploadBytes() const override { return last_upload_bytes_; }
+  // Bytes consumed by the last readPartitions().
+  uint64_t lastReadBytes() const { return last_read_bytes_; }
 
  private:
   explicit KafkaRemoteBackend(KafkaRemoteOptions options) : options_(std::move(options)) {}
@@ -58,11 +66,21 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   store::v1::RemoteKey ownKey() const;
   std::string blobChunkKey(const std::string& sha256, uint32_t index) const;
   std::string manifestKey() const;
+  std::string partitionKey(const store::GroupPartition& p) const;
+  // Reads the topic from its start to its current end, calling `fn` for
+  // every record of this job whose key this version reads (value null: a
+  // tombstone), in offset order per topic partition.
+  Status scan(const std::function<void(const store::v1::RemoteKey&, const std::string* value)>& fn,
+              uint64_t& bytes_read);
 
   KafkaRemoteOptions options_;
   rd_kafka_s* producer_ = nullptr;
   bool topic_checked_ = false;
   uint64_t last_upload_bytes_ = 0;
+  uint64_t last_read_bytes_ = 0;
+  // What was last sent per partition, id and time left out: an unchanged
+  // partition is not sent again.
+  std::map<store::GroupPartition, std::string> sent_partitions_;
 };
 
 }  // namespace tidemark::kafka

@@ -1,7 +1,8 @@
-// KafkaRemoteBackend::read(): the restore side. Reads every partition of the
+// KafkaRemoteBackend's restore side. A read consumes every partition of the
 // checkpoint topic from its start to the high watermark seen when the read
-// began, keeping this instance's newest value per key (what compaction
-// keeps), then assembles the blobs from their chunks.
+// began, keeping the newest value per key (what compaction keeps): read()
+// this instance's records, readPartitions() the partition checkpoints of
+// every instance of the job, then the blob chunks of those that win.
 
 #include <librdkafka/rdkafka.h>
 
@@ -27,9 +28,37 @@ struct Consumer {
   }
 };
 
+// (writer instance, blob hash, chunk index) -> chunk bytes.
+using Chunks = std::map<std::tuple<std::string, std::string, uint32_t>, std::string>;
+
+// Chunks come ordered by (instance, hash, index); a blob with a chunk missing
+// does not match its hash and is left out, as if absent.
+std::map<std::string, std::string> assemble(const Chunks& chunks, const std::string& instance) {
+  std::map<std::string, std::string> assembled, out;
+  for (const auto& [id, bytes] : chunks) {
+    if (std::get<0>(id) == instance) assembled[std::get<1>(id)] += bytes;
+  }
+  for (auto& [hash, blob] : assembled) {
+    if (sha256(blob) == hash) out[hash] = std::move(blob);
+  }
+  return out;
+}
+
+std::optional<store::PartitionCheckpoint> parsePartition(const std::string& value,
+                                                         uint32_t version) {
+  store::PartitionCheckpoint record;
+  if (!record.ParseFromString(value) || record.format_version() != version) {
+    TM_LOG(Warn, "remote", "skipping a partition checkpoint this version cannot read");
+    return std::nullopt;
+  }
+  return record;
+}
+
 }  // namespace
 
-StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
+Status KafkaRemoteBackend::scan(
+    const std::function<void(const store::v1::RemoteKey&, const std::string* value)>& fn,
+    uint64_t& bytes_read) {
   const int timeout_ms = static_cast<int>(options_.timeout.count());
   TM_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
                       makeConfig(options_.bootstrap_servers, options_.tls,
@@ -53,7 +82,6 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return unavailable(std::string("checkpoint topic metadata: ") + rd_kafka_err2name(e));
   }
-  store::RemoteSnapshot out;
   std::vector<int32_t> partitions;
   const bool missing = md->topic_cnt == 0 ||
                        md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
@@ -64,7 +92,7 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
     }
   }
   rd_kafka_metadata_destroy(md);
-  if (missing) return out;  // nothing was ever replicated
+  if (missing) return Status::ok();  // nothing was ever replicated
 
   rd_kafka_topic_partition_list_t* assignment =
       rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
@@ -87,11 +115,9 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
     return unavailable(std::string("checkpoint topic assign: ") + rd_kafka_err2name(e));
   }
 
-  std::string manifest_value;
-  bool have_manifest = false;
-  std::map<std::pair<std::string, uint32_t>, std::string> chunks;
-  uint64_t next_log = kLogEvery;
+  uint64_t next_log = bytes_read + kLogEvery;
   auto last_progress = std::chrono::steady_clock::now();
+  std::string value;
   while (!end.empty()) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(c.rk, 200);
     if (m == nullptr) {
@@ -114,46 +140,158 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
       rd_kafka_message_destroy(m);
       return s;
     }
-    out.bytes_read += m->len + m->key_len;
-    if (out.bytes_read >= next_log) {
-      TM_LOG(Info, "remote", "restore reading").kv("mib", out.bytes_read >> 20);
+    bytes_read += m->len + m->key_len;
+    if (bytes_read >= next_log) {
+      TM_LOG(Info, "remote", "restore reading").kv("mib", bytes_read >> 20);
       next_log += kLogEvery;
     }
     store::v1::RemoteKey key;
-    const bool mine = m->key != nullptr &&
-                      key.ParseFromArray(m->key, static_cast<int>(m->key_len)) &&
-                      key.format_version() == kRecordVersion && key.job_id() == options_.job_id &&
-                      key.instance_id() == options_.instance_id;
-    if (mine && key.has_manifest()) {
-      have_manifest = m->payload != nullptr;
-      manifest_value.assign(static_cast<const char*>(m->payload ? m->payload : ""), m->len);
-    } else if (mine && key.has_blob_chunk()) {
-      auto id = std::make_pair(key.blob_chunk().sha256(), key.blob_chunk().index());
+    if (m->key != nullptr && key.ParseFromArray(m->key, static_cast<int>(m->key_len)) &&
+        key.format_version() == kRecordVersion && key.job_id() == options_.job_id) {
       if (m->payload == nullptr) {
-        chunks.erase(id);  // tombstone
+        fn(key, nullptr);  // a tombstone
       } else {
-        chunks[id].assign(static_cast<const char*>(m->payload), m->len);
+        value.assign(static_cast<const char*>(m->payload), m->len);
+        fn(key, &value);
       }
-    }  // other instances' records, and kinds this version does not know: skipped
+    }  // other jobs' records, and formats this version does not know: skipped
     if (end.count(p) && m->offset + 1 >= end[p]) end.erase(p);
     rd_kafka_message_destroy(m);
   }
+  return Status::ok();
+}
 
-  // Chunks come ordered by (hash, index); a blob with a chunk missing does
-  // not match its hash and is left out, as if absent.
-  std::map<std::string, std::string> assembled;
-  for (auto& [id, bytes] : chunks) assembled[id.first] += bytes;
-  for (auto& [hash, blob] : assembled) {
-    if (sha256(blob) == hash) out.blobs[hash] = std::move(blob);
-  }
-  if (have_manifest) {
+StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
+  store::RemoteSnapshot out;
+  std::optional<std::string> manifest_value;
+  Chunks chunks;
+  // Every instance's partition checkpoints: to tell which of ours are superseded.
+  std::map<std::pair<store::GroupPartition, std::string>, std::string> partitions;
+  TM_RETURN_IF_ERROR(scan(
+      [&](const store::v1::RemoteKey& key, const std::string* value) {
+        const bool mine = key.instance_id() == options_.instance_id;
+        if (mine && key.has_manifest()) {
+          manifest_value = value ? std::optional<std::string>(*value) : std::nullopt;
+        } else if (mine && key.has_blob_chunk()) {
+          auto id = std::make_tuple(key.instance_id(), key.blob_chunk().sha256(),
+                                    key.blob_chunk().index());
+          if (value == nullptr) {
+            chunks.erase(id);
+          } else {
+            chunks[id] = *value;
+          }
+        } else if (key.has_partition()) {
+          auto id =
+              std::make_pair(store::groupPartition(key.partition().partition()), key.instance_id());
+          if (value == nullptr) {
+            partitions.erase(id);
+          } else {
+            partitions[id] = *value;
+          }
+        }  // record kinds this version does not know: skipped
+      },
+      out.bytes_read));
+  out.blobs = assemble(chunks, options_.instance_id);
+  if (manifest_value) {
     store::v1::RemoteManifest record;
-    if (!record.ParseFromString(manifest_value) || record.format_version() != kRecordVersion) {
+    if (!record.ParseFromString(*manifest_value) || record.format_version() != kRecordVersion) {
       TM_LOG(Warn, "remote", "skipping a manifest this version cannot read");
     } else {
       out.latest = record.manifest();
     }
   }
+  std::map<store::GroupPartition, store::PartitionCheckpoint> newest_other;
+  for (const auto& [id, value] : partitions) {
+    auto record = parsePartition(value, kRecordVersion);
+    if (!record) continue;
+    if (id.second == options_.instance_id) {
+      out.own_partitions.push_back(*record);
+      continue;
+    }
+    auto [it, fresh] = newest_other.try_emplace(id.first, *record);
+    if (!fresh && store::newerThan(*record, it->second)) it->second = *record;
+  }
+  for (const auto& own : out.own_partitions) {
+    auto it = newest_other.find(store::groupPartition(own.partition()));
+    if (it != newest_other.end() && store::newerThan(it->second, own)) {
+      out.superseded.insert(it->first);
+    }
+  }
+  return out;
+}
+
+StatusOr<std::map<store::GroupPartition, store::PartitionSnapshot>>
+KafkaRemoteBackend::readPartitions(const std::set<store::GroupPartition>& wanted) {
+  std::map<store::GroupPartition, store::PartitionSnapshot> out;
+  if (wanted.empty()) return out;
+  // First pass: every writer's checkpoint of the wanted partitions.
+  std::map<std::pair<store::GroupPartition, std::string>, std::string> records;
+  uint64_t bytes = 0;
+  TM_RETURN_IF_ERROR(scan(
+      [&](const store::v1::RemoteKey& key, const std::string* value) {
+        if (!key.has_partition()) return;
+        auto p = store::groupPartition(key.partition().partition());
+        if (!wanted.count(p)) return;
+        auto id = std::make_pair(p, key.instance_id());
+        if (value == nullptr) {
+          records.erase(id);
+        } else {
+          records[id] = *value;
+        }
+      },
+      bytes));
+  std::set<std::pair<std::string, std::string>> needed;  // (instance, hash)
+  for (const auto& [id, value] : records) {
+    auto record = parsePartition(value, kRecordVersion);
+    if (!record) continue;
+    record->set_instance_id(id.second);  // the key says who wrote it
+    auto it = out.find(id.first);
+    if (it == out.end()) {
+      out[id.first].record = *record;
+    } else if (store::newerThan(*record, it->second.record)) {
+      it->second.record = *record;
+    }
+  }
+  for (const auto& [p, snap] : out) {
+    for (const auto& ref : snap.record.state()) {
+      if (ref.size() > 0) needed.emplace(snap.record.instance_id(), ref.sha256());
+    }
+  }
+  if (needed.empty()) return out;
+  // Second pass: the winners' blobs, from their writers' chunks.
+  Chunks chunks;
+  TM_RETURN_IF_ERROR(scan(
+      [&](const store::v1::RemoteKey& key, const std::string* value) {
+        if (!key.has_blob_chunk() ||
+            !needed.count({key.instance_id(), key.blob_chunk().sha256()})) {
+          return;
+        }
+        auto id =
+            std::make_tuple(key.instance_id(), key.blob_chunk().sha256(), key.blob_chunk().index());
+        if (value == nullptr) {
+          chunks.erase(id);
+        } else {
+          chunks[id] = *value;
+        }
+      },
+      bytes));
+  std::map<std::string, std::map<std::string, std::string>> by_instance;
+  for (auto& [p, snap] : out) {
+    const std::string& writer = snap.record.instance_id();
+    auto it = by_instance.find(writer);
+    if (it == by_instance.end()) it = by_instance.emplace(writer, assemble(chunks, writer)).first;
+    for (const auto& ref : snap.record.state()) {
+      if (ref.size() == 0) continue;
+      auto blob = it->second.find(ref.sha256());
+      if (blob == it->second.end()) {
+        return dataLoss("the remote checkpoint of " + p.group + "/" + p.topic + "/" +
+                        std::to_string(p.partition) + " by " + writer +
+                        " references a blob the remote does not hold: " + ref.key());
+      }
+      snap.blobs[ref.sha256()] = blob->second;
+    }
+  }
+  last_read_bytes_ = bytes;
   return out;
 }
 

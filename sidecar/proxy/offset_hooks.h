@@ -42,20 +42,32 @@ class OffsetHooks {
   // `fn` runs when it is durable or failed.
   virtual void checkpointNow(const std::string& trigger, std::function<void(bool ok)> fn) = 0;
 
-  // A group member synced (SyncGroup) through this sidecar instance.
-  virtual void memberSynced(const std::string& group, const std::string& member_id) = 0;
+  // A group member synced (SyncGroup) through this sidecar instance, in
+  // generation `generation`.
+  virtual void memberSynced(const std::string& group, const std::string& member_id,
+                            int32_t generation) = 0;
   // The group's coordinator assigned the application these partitions (the
-  // SyncGroup answer). Those it no longer has were checkpointed before the
-  // rebalance (JoinGroup waits for that); the sidecar forgets their sealed
-  // offsets and partition state, so that when one comes back its OffsetFetch
-  // is answered from the cluster — what the partition's owner meanwhile
-  // committed — and never from this sidecar's stale copy.
+  // SyncGroup answer); `ready(ok)` says when the answer may go on. Those it
+  // no longer has were checkpointed before the rebalance (JoinGroup waits for
+  // that) and are forgotten here: their sealed offsets and partition state.
+  // Those it did not have are loaded first from the remote checkpoints when
+  // a newer generation holds them there (state follows partitions), so the
+  // application's assignment callback and OffsetFetch see the partition's
+  // latest checkpoint. ok=false: they could not be loaded; the application
+  // must not start on them (the proxy makes it rejoin).
   virtual void assigned(const std::string& group,
-                        const std::map<std::string, std::vector<int32_t>>& partitions) = 0;
-  // Whether `member_id` synced through this sidecar instance. A member that
-  // joined before this instance started may hold state with writes this
-  // instance never received (they died with its predecessor), so its commits
-  // are refused until it rejoins and reloads the sealed state.
+                        const std::map<std::string, std::vector<int32_t>>& partitions,
+                        std::function<void(bool ok)> ready) = 0;
+  // The group's coordinator told the application's member it is stale
+  // (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
+  // STALE_MEMBER_EPOCH): its partitions belong to others now. The sidecar
+  // stops writing for them until the member syncs again.
+  virtual void fenced(const std::string& group, int16_t error_code) = 0;
+  // Whether `member_id` synced through this sidecar instance (and was not
+  // fenced since). A member that joined before this instance started may
+  // hold state with writes this instance never received (they died with its
+  // predecessor), and a fenced one lost its partitions, so their commits are
+  // refused until they rejoin and reload the sealed state.
   virtual bool knowsMember(const std::string& group, const std::string& member_id) const = 0;
 
   // Offsets a transactional producer sent with TxnOffsetCommit inside

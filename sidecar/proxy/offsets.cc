@@ -23,8 +23,8 @@ StatusOr<CommitRequest> decodeCommitAs(int16_t version, std::string_view body) {
     typename Response::Topic rt;
     rt.name = t.name;
     for (const auto& p : t.partitions) {
-      out.offsets[{req.group_id, t.name, p.partition_index}] =
-          CommittedOffset{p.committed_offset, p.committed_leader_epoch, p.committed_metadata};
+      out.offsets[{req.group_id, t.name, p.partition_index}] = CommittedOffset{
+          p.committed_offset, p.committed_leader_epoch, p.committed_metadata, out.generation_id};
       typename Response::Partition rp;
       rp.partition_index = p.partition_index;
       rp.error_code = 0;
@@ -59,7 +59,18 @@ bool applySealed(Partition& p, const PartitionId& id, const OffsetHooks& hooks) 
 
 StatusOr<GroupMember> decodeSyncGroupMember(int16_t version, std::string_view body) {
   TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::SyncGroupRequest>(body, version));
-  return GroupMember{decoded.msg.group_id, decoded.msg.member_id};
+  return GroupMember{decoded.msg.group_id, decoded.msg.member_id, decoded.msg.generation_id};
+}
+
+StatusOr<GroupMember> decodeHeartbeatMember(int16_t version, std::string_view body) {
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<kafka::HeartbeatRequest>(body, version));
+  return GroupMember{decoded.msg.group_id, decoded.msg.member_id, decoded.msg.generation_id};
+}
+
+StatusOr<std::string> syncGroupError(int16_t version, int16_t error_code) {
+  kafka::SyncGroupResponse r;
+  r.error_code = error_code;
+  return r.serialize(version);
 }
 
 // The consumer protocol's assignment (ConsumerProtocolAssignment, versions
@@ -111,6 +122,27 @@ StatusOr<CommitRequest> decodeCommit(int16_t key, int16_t version, std::string_v
 }
 
 namespace {
+bool isStaleMember(int16_t code) {
+  return code == kIllegalGeneration || code == kUnknownMemberId || code == kFencedInstanceId ||
+         code == kStaleMemberEpoch;
+}
+
+template <typename Response>
+StatusOr<int16_t> firstStaleError(int16_t version, std::string_view body) {
+  TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<Response>(body, version));
+  const Response& resp = decoded.msg;
+  if constexpr (requires { resp.topics; }) {
+    for (const auto& t : resp.topics) {
+      for (const auto& p : t.partitions) {
+        if (isStaleMember(p.error_code)) return p.error_code;
+      }
+    }
+  } else {
+    if (isStaleMember(resp.error_code)) return resp.error_code;
+  }
+  return int16_t{0};
+}
+
 template <typename Response>
 StatusOr<int> countErrors(int16_t version, std::string_view body) {
   TM_ASSIGN_OR_RETURN(auto decoded, decodeLenient<Response>(body, version));
@@ -126,6 +158,15 @@ StatusOr<int> countErrors(int16_t version, std::string_view body) {
 StatusOr<int> commitErrors(int16_t key, int16_t version, std::string_view body) {
   if (key == kOffsetCommitKey) return countErrors<kafka::OffsetCommitResponse>(version, body);
   return countErrors<kafka::TxnOffsetCommitResponse>(version, body);
+}
+
+StatusOr<int16_t> staleMemberError(int16_t key, int16_t version, std::string_view body) {
+  if (key == kOffsetCommitKey) return firstStaleError<kafka::OffsetCommitResponse>(version, body);
+  if (key == kTxnOffsetCommitKey) {
+    return firstStaleError<kafka::TxnOffsetCommitResponse>(version, body);
+  }
+  if (key == kHeartbeatKey) return firstStaleError<kafka::HeartbeatResponse>(version, body);
+  return int16_t{0};
 }
 
 StatusOr<std::string> offsetFetchGroup(int16_t version, std::string_view body) {

@@ -17,6 +17,7 @@ namespace tidemark::proxy {
 constexpr int16_t kOffsetCommitKey = 8;
 constexpr int16_t kOffsetFetchKey = 9;
 constexpr int16_t kJoinGroupKey = 11;
+constexpr int16_t kHeartbeatKey = 12;
 constexpr int16_t kLeaveGroupKey = 13;
 constexpr int16_t kSyncGroupKey = 14;
 constexpr int16_t kEndTxnKey = 26;
@@ -46,8 +47,18 @@ struct CommitRequest {
 struct GroupMember {
   std::string group;
   std::string member_id;
+  int32_t generation_id = -1;
 };
 StatusOr<GroupMember> decodeSyncGroupMember(int16_t version, std::string_view body);
+StatusOr<GroupMember> decodeHeartbeatMember(int16_t version, std::string_view body);
+
+// A SyncGroup answer carrying only `error_code` (the member then rejoins).
+StatusOr<std::string> syncGroupError(int16_t version, int16_t error_code);
+
+// The coordinator's word that a member is stale (it lost its partitions):
+// the first such error code in an OffsetCommit, TxnOffsetCommit or Heartbeat
+// answer, or 0 if there is none.
+StatusOr<int16_t> staleMemberError(int16_t key, int16_t version, std::string_view body);
 
 // The partitions a SyncGroup response assigns to the member (topic ->
 // partitions), from its consumer-protocol assignment. nullopt when the
@@ -59,6 +70,10 @@ StatusOr<std::optional<std::map<std::string, std::vector<int32_t>>>> decodeSyncG
 constexpr int16_t kRequestTimedOut = 7;
 constexpr int16_t kCoordinatorLoadInProgress = 14;
 constexpr int16_t kIllegalGeneration = 22;
+constexpr int16_t kUnknownMemberId = 25;
+constexpr int16_t kRebalanceInProgress = 27;
+constexpr int16_t kFencedInstanceId = 82;
+constexpr int16_t kStaleMemberEpoch = 113;
 
 // A decoded EndTxn request.
 struct EndTxnRequest {

@@ -151,7 +151,7 @@ bool Session::startRequest(const kafka::RequestHeader& h, uint32_t length) {
   if (options_.offsets != nullptr &&
       (h.api_key == kOffsetCommitKey || h.api_key == kTxnOffsetCommitKey ||
        h.api_key == kEndTxnKey || h.api_key == kOffsetFetchKey || h.api_key == kJoinGroupKey ||
-       h.api_key == kLeaveGroupKey || h.api_key == kSyncGroupKey)) {
+       h.api_key == kLeaveGroupKey || h.api_key == kSyncGroupKey || h.api_key == kHeartbeatKey)) {
     if (avail < frame) return false;  // small requests: read them whole
     return handleGroupRequest(h, length);
   }
@@ -231,14 +231,19 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     return true;
   }
   if (prefix.api_key == kEndTxnKey) return handleEndTxn(prefix, body, entry, std::move(frame));
-  if (prefix.api_key == kSyncGroupKey) {
-    auto member = decodeSyncGroupMember(prefix.api_version, body);
+  if (prefix.api_key == kSyncGroupKey || prefix.api_key == kHeartbeatKey) {
+    auto member = prefix.api_key == kSyncGroupKey ? decodeSyncGroupMember(prefix.api_version, body)
+                                                  : decodeHeartbeatMember(prefix.api_version, body);
     if (!member.isOk()) {
       fail(member.status().message(), prefix.api_key, prefix.api_version);
       return false;
     }
-    options_.offsets->memberSynced(member->group, member->member_id);
-    entry->group = member->group;  // its answer says what the group assigned
+    if (prefix.api_key == kSyncGroupKey) {
+      options_.offsets->memberSynced(member->group, member->member_id, member->generation_id);
+    }
+    // The answer says what the group assigned (SyncGroup) or whether the
+    // member is stale (Heartbeat).
+    entry->group = member->group;
     forward(entry, std::move(frame));
     return true;
   }
@@ -262,6 +267,7 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     answerQueued(entry, commit->rejoin_body);
     return true;
   }
+  entry->group = commit->group;  // its answer may say the member is stale
   if (prefix.api_key == kTxnOffsetCommitKey) {
     // Part of the producer's transaction: upstream must see it now, and it
     // counts as processed only if the transaction commits (EndTxn).
@@ -287,13 +293,15 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
   // and generation) only once the checkpoint holding them is durable, so
   // upstream never runs ahead of what a restart would restore.
   answerQueued(entry, commit->success_body);
-  options_.offsets->whenDurable(seal, [this, alive, frame, prefix](bool ok) mutable {
-    if (alive.expired() || !ok || done_) return;
-    auto mirror = std::make_shared<InFlight>(
-        InFlight{next_internal_id_++, prefix.api_key, prefix.api_version, /*internal=*/true});
-    kafka::storeInt32(frame.data() + kLengthPrefixBytes + 4, mirror->correlation_id);
-    forward(mirror, std::move(frame));
-  });
+  options_.offsets->whenDurable(
+      seal, [this, alive, frame, prefix, group = commit->group](bool ok) mutable {
+        if (alive.expired() || !ok || done_) return;
+        auto mirror = std::make_shared<InFlight>(
+            InFlight{next_internal_id_++, prefix.api_key, prefix.api_version, /*internal=*/true});
+        mirror->group = group;
+        kafka::storeInt32(frame.data() + kLengthPrefixBytes + 4, mirror->correlation_id);
+        forward(mirror, std::move(frame));
+      });
   return true;
 }
 
@@ -331,6 +339,7 @@ void Session::noteMirrorAnswer(const InFlight& entry, const std::string& frame) 
   (void)kafka::decodeResponseHeader(r,
                                     kafka::responseHeaderVersion(entry.api_key, entry.api_version));
   auto errors = commitErrors(entry.api_key, entry.api_version, rest.substr(r.consumed()));
+  if (r.ok()) noteStaleMember(entry, rest.substr(r.consumed()));
   if (!r.ok() || !errors.isOk() || *errors != 0) {
     TM_LOG(Warn, "offsets", "upstream refused the mirrored group commit")
         .kv("peer", peer_)
@@ -422,7 +431,17 @@ bool Session::pumpResponses() {
 bool Session::inspects(const InFlight& entry) const {
   return mustInspectResponse(entry.api_key, entry.api_version) ||
          (options_.offsets != nullptr &&
-          (entry.api_key == kOffsetFetchKey || entry.api_key == kSyncGroupKey));
+          (entry.api_key == kOffsetFetchKey || entry.api_key == kSyncGroupKey ||
+           entry.api_key == kHeartbeatKey || entry.api_key == kOffsetCommitKey ||
+           entry.api_key == kTxnOffsetCommitKey));
+}
+
+// Fencing: the coordinator says the application's member lost its partitions.
+void Session::noteStaleMember(const InFlight& entry, std::string_view body) {
+  auto stale = staleMemberError(entry.api_key, entry.api_version, body);
+  if (stale.isOk() && *stale != 0 && !entry.group.empty()) {
+    options_.offsets->fenced(entry.group, *stale);
+  }
 }
 
 bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
@@ -439,7 +458,14 @@ bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
     }
     const size_t header_bytes = r.consumed();
     if (options_.offsets != nullptr && entry.api_key == kSyncGroupKey) {
+      entry.response = std::move(frame);  // passed on unchanged, once the hooks are ready
       noteAssignment(entry, rest.substr(header_bytes));
+      return true;
+    }
+    if (options_.offsets != nullptr &&
+        (entry.api_key == kHeartbeatKey || entry.api_key == kOffsetCommitKey ||
+         entry.api_key == kTxnOffsetCommitKey)) {
+      noteStaleMember(entry, rest.substr(header_bytes));
       entry.response = std::move(frame);  // passed on unchanged
       entry.answered = true;
       return true;
@@ -464,15 +490,33 @@ bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
   return true;
 }
 
-void Session::noteAssignment(const InFlight& entry, std::string_view body) {
+void Session::noteAssignment(InFlight& entry, std::string_view body) {
   auto assigned = decodeSyncGroupAssignment(entry.api_version, body);
-  if (!assigned.isOk()) {
-    TM_LOG(Warn, "proxy", "cannot read a SyncGroup answer's assignment")
-        .kv("group", entry.group)
-        .kv("error", assigned.status().message());
+  if (!assigned.isOk() || !*assigned) {
+    if (!assigned.isOk()) {
+      TM_LOG(Warn, "proxy", "cannot read a SyncGroup answer's assignment")
+          .kv("group", entry.group)
+          .kv("error", assigned.status().message());
+    }
+    entry.answered = true;
     return;
   }
-  if (*assigned) options_.offsets->assigned(entry.group, **assigned);
+  // Held until the assigned partitions' checkpoints are loaded, so the
+  // application's assignment callback finds them. The entry is owned by
+  // inflight_ until answered; the session may go meanwhile.
+  std::weak_ptr<bool> alive = alive_;
+  InFlight* held = &entry;
+  options_.offsets->assigned(entry.group, **assigned, [this, alive, held](bool ok) {
+    if (alive.expired() || done_) return;
+    if (!ok) {
+      auto rejoin = syncGroupError(held->api_version, kRebalanceInProgress);
+      if (!rejoin.isOk()) return fail(rejoin.status().message(), held->api_key, held->api_version);
+      held->response =
+          responseFrame(held->correlation_id, held->api_key, held->api_version, *rejoin);
+    }
+    held->answered = true;
+    flushAnswered();
+  });
 }
 
 void Session::answerLocally(int32_t correlation_id, int16_t key, int16_t version,

@@ -77,7 +77,9 @@ class Session {
 
   void onClientData();
   // A SyncGroup answer: tells the hooks what the application was assigned.
-  void noteAssignment(const InFlight& entry, std::string_view body);
+  // May answer later (the hooks load the assigned partitions first).
+  void noteAssignment(InFlight& entry, std::string_view body);
+  void noteStaleMember(const InFlight& entry, std::string_view body);
   void onUpstreamData();
   void onClientClosed(const std::string& reason);
   void onUpstreamClosed(const std::string& reason);

@@ -4,8 +4,9 @@
 
 namespace tidemark::server {
 
-OffsetHooksAdapter::OffsetHooksAdapter(checkpoint::Coordinator& coordinator, proxy::CommitMode mode)
-    : coordinator_(coordinator), mode_(mode) {
+OffsetHooksAdapter::OffsetHooksAdapter(checkpoint::Coordinator& coordinator,
+                                       PartitionHandover& handover, proxy::CommitMode mode)
+    : coordinator_(coordinator), handover_(handover), mode_(mode) {
   coordinator_.onDurable([this](uint64_t durable) {
     while (!waiting_.empty() && waiting_.front().seal <= durable) {
       auto fn = std::move(waiting_.front().fn);
@@ -79,19 +80,6 @@ void OffsetHooksAdapter::endTxn(const std::string& transactional_id, bool commit
         if (durable) committing_txns_.erase(transactional_id);
         fn(durable);
       });
-}
-
-void OffsetHooksAdapter::assigned(const std::string& group,
-                                  const std::map<std::string, std::vector<int32_t>>& partitions) {
-  size_t assigned = 0;
-  for (const auto& [topic, list] : partitions) assigned += list.size();
-  const size_t forgotten = coordinator_.book().keepOnly(group, partitions);
-  if (forgotten > 0) {
-    TM_LOG(Info, "offsets", "partitions reassigned: forgetting those no longer assigned")
-        .kv("group", group)
-        .kv("assigned", assigned)
-        .kv("forgotten", forgotten);
-  }
 }
 
 }  // namespace tidemark::server

@@ -12,6 +12,7 @@
 
 #include "sidecar/checkpoint/coordinator.h"
 #include "sidecar/proxy/offset_hooks.h"
+#include "sidecar/server/partition_handover.h"
 
 namespace tidemark::server {
 
@@ -21,20 +22,29 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   // first): the upstream mirror is best effort and must not grow without bound.
   static constexpr size_t kMaxWaiting = 10000;
 
-  OffsetHooksAdapter(checkpoint::Coordinator& coordinator, proxy::CommitMode mode);
+  OffsetHooksAdapter(checkpoint::Coordinator& coordinator, PartitionHandover& handover,
+                     proxy::CommitMode mode);
 
   proxy::CommitMode commitMode() const override { return mode_; }
   uint64_t commit(const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) override;
   std::optional<proxy::CommittedOffset> sealedOffset(const proxy::PartitionId& id) const override;
   void whenDurable(uint64_t seal, std::function<void(bool ok)> fn) override;
   void checkpointNow(const std::string& trigger, std::function<void(bool ok)> fn) override;
-  void memberSynced(const std::string& group, const std::string& member_id) override {
+  void memberSynced(const std::string& group, const std::string& member_id,
+                    int32_t generation) override {
     synced_.insert({group, member_id});
+    handover_.synced(group, generation);
   }
   void assigned(const std::string& group,
-                const std::map<std::string, std::vector<int32_t>>& partitions) override;
+                const std::map<std::string, std::vector<int32_t>>& partitions,
+                std::function<void(bool ok)> ready) override {
+    handover_.assigned(group, partitions, std::move(ready));
+  }
+  void fenced(const std::string& group, int16_t error_code) override {
+    handover_.fenced(group, error_code);
+  }
   bool knowsMember(const std::string& group, const std::string& member_id) const override {
-    return synced_.count({group, member_id}) > 0;
+    return synced_.count({group, member_id}) > 0 && !handover_.isFenced(group);
   }
   void stageTxnOffsets(
       const std::string& transactional_id,
@@ -48,6 +58,7 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
     std::function<void(bool)> fn;
   };
   checkpoint::Coordinator& coordinator_;
+  PartitionHandover& handover_;
   proxy::CommitMode mode_;
   std::deque<Waiting> waiting_;
   // Per transactional id: offsets of the open transaction, and the seal of a

@@ -58,7 +58,7 @@ Status Sidecar::start() {
     options.instance_id = instanceId();
     options.timeout = ms(rk.timeout());
     TM_ASSIGN_OR_RETURN(auto backend, kafka::KafkaRemoteBackend::create(std::move(options)));
-    replicator_ = std::make_unique<checkpoint::Replicator>(loop_, std::move(backend));
+    replicator_ = std::make_unique<checkpoint::Replicator>(loop_, std::move(backend), instanceId());
     replicator_->setMetrics(metrics_);
     (*store)->setReplicating(true);
     TM_LOG(Info, "remote", "reading the remote checkpoints")
@@ -67,14 +67,12 @@ Status Sidecar::start() {
         .kv("mode", remote_mode == config::v1::Remote::SYNC ? "sync" : "async");
     TM_RETURN_IF_ERROR(replicator_->restoreInto(**store).withPrefix("remote"));
   }
-  checkpoint::CoordinatorOptions options{config_.job().id(),
-                                         ms(cp.interval()),
-                                         ms(cp.min_pause()),
-                                         cp.max_messages(),
-                                         cp.retained(),
-                                         cp.tolerable_failures(),
-                                         config_.state().seal_on() == config::v1::State::IMMEDIATE,
-                                         ms(cp.timeout())};
+  checkpoint::CoordinatorOptions options{
+      config_.job().id(),      instanceId(),
+      ms(cp.interval()),       ms(cp.min_pause()),
+      cp.max_messages(),       cp.retained(),
+      cp.tolerable_failures(), config_.state().seal_on() == config::v1::State::IMMEDIATE,
+      ms(cp.timeout())};
   coordinator_ =
       std::make_unique<checkpoint::Coordinator>(options, loop_, std::move(store).value());
   if (!cp.app_callback().empty()) {
@@ -104,10 +102,12 @@ Status Sidecar::start() {
   TM_RETURN_IF_ERROR(coordinator_->restore());
   coordinator_->start();
   if (replicator_) replicator_->start(coordinator_->storeWorker());
+  handover_ = std::make_unique<PartitionHandover>(*coordinator_, replicator_.get(), metrics_);
   offset_hooks_ = std::make_unique<OffsetHooksAdapter>(
-      *coordinator_, config_.offsets().commit_mode() == config::v1::Offsets::SYNC
-                         ? proxy::CommitMode::kSync
-                         : proxy::CommitMode::kCheckpoint);
+      *coordinator_, *handover_,
+      config_.offsets().commit_mode() == config::v1::Offsets::SYNC
+          ? proxy::CommitMode::kSync
+          : proxy::CommitMode::kCheckpoint);
   proxy_.setOffsetHooks(offset_hooks_.get());
   checkpoint::registerRoutes(http_, *coordinator_,
                              {config_.http().max_blob_bytes(), config_.http().max_request_bytes()});

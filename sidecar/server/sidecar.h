@@ -63,6 +63,7 @@ class Sidecar {
                                                             // coordinator's store worker
   std::unique_ptr<checkpoint::AppCallback> app_callback_;   // checkpoint.app_callback, if set
   std::unique_ptr<kafka::GroupCommitter> group_committer_;  // offsets marked over HTTP
+  std::unique_ptr<PartitionHandover> handover_;
   std::unique_ptr<OffsetHooksAdapter> offset_hooks_;
   proxy::Proxy proxy_;  // after the hooks it uses: destroyed first
   std::unique_ptr<UpstreamProbe> upstream_probe_;

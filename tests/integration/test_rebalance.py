@@ -80,4 +80,4 @@ def test_returning_partitions_should_resume_where_their_last_owner_committed(
     everything = seen["ca"] + seen.get("cb", [])
     assert len(everything) == 120, f"{len(everything) - 120} messages processed twice"
     assert len(set(everything)) == 120
-    assert any("forgetting those no longer assigned" in l for l in a.log.lines)
+    assert any("partitions assigned" in l and "forgotten=0" not in l for l in a.log.lines)

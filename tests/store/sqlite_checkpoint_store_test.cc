@@ -171,7 +171,7 @@ TEST_F(StoreTest, ShouldQueueEachCommitForTheRemoteAndUploadOnlyTheNewest) {
   EXPECT_EQ((*newest)->id(), 2u);
   // Nothing is on the remote yet: every non-empty blob of the newest is sent.
   EXPECT_EQ(store->blobsNotOnRemote(**newest)->size(), 2u);
-  auto gone = store->markReplicated(**newest);
+  auto gone = store->markReplicated(**newest, {});
   ASSERT_TRUE(gone.isOk());
   EXPECT_TRUE(gone->empty());
   EXPECT_EQ(*store->outboxDepth(), 0);  // the older one was superseded
@@ -182,10 +182,29 @@ TEST_F(StoreTest, ShouldQueueEachCommitForTheRemoteAndUploadOnlyTheNewest) {
   auto send = store->blobsNotOnRemote(three.manifest);
   ASSERT_EQ(send->size(), 1u);  // only what changed
   EXPECT_EQ((*send)[0], sha256("beta-3"));
-  gone = store->markReplicated(three.manifest);
+  gone = store->markReplicated(three.manifest, {});
   ASSERT_EQ(gone->size(), 1u);  // beta-2 is referenced by nothing on the remote now
   EXPECT_EQ(gone->begin()->first, sha256("beta-2"));
   EXPECT_EQ(gone->begin()->second, 6u);
+}
+
+TEST_F(StoreTest, ShouldKeepPinnedBlobsOnTheRemoteWhenNoManifestReferencesThem) {
+  auto store = open();
+  store->setReplicating(true);
+  Built one = build(1, {{"p0", "partition state"}}, 1);
+  ASSERT_TRUE(store->commit(one.manifest, one.source()).isOk());
+  ASSERT_TRUE(store->markReplicated(one.manifest, {}).isOk());
+  Built two = build(2, {{"other", "instance state"}}, 2);  // the partition moved away
+  ASSERT_TRUE(store->commit(two.manifest, two.source()).isOk());
+  const std::map<std::string, uint64_t> pinned{{sha256("partition state"), 15}};
+  auto gone = store->markReplicated(two.manifest, pinned);
+  ASSERT_TRUE(gone.isOk());
+  EXPECT_TRUE(gone->empty());  // its partition checkpoint still needs it
+  Built three = build(3, {{"other", "instance state"}}, 3);
+  ASSERT_TRUE(store->commit(three.manifest, three.source()).isOk());
+  gone = store->markReplicated(three.manifest, {});  // unpinned: superseded elsewhere
+  ASSERT_EQ(gone->size(), 1u);
+  EXPECT_EQ(gone->begin()->first, sha256("partition state"));
 }
 
 TEST_F(StoreTest, ShouldTakeTheRemoteViewAtStartAndQueueANewerLocalCheckpoint) {

@@ -53,8 +53,9 @@ class StallingStore : public store::CheckpointStore {
   StatusOr<std::vector<std::string>> blobsNotOnRemote(const store::Manifest& m) override {
     return real_->blobsNotOnRemote(m);
   }
-  StatusOr<std::map<std::string, uint64_t>> markReplicated(const store::Manifest& m) override {
-    return real_->markReplicated(m);
+  StatusOr<std::map<std::string, uint64_t>> markReplicated(
+      const store::Manifest& m, const std::map<std::string, uint64_t>& pinned) override {
+    return real_->markReplicated(m, pinned);
   }
   Status syncRemoteView(const std::map<std::string, uint64_t>& blobs, uint64_t id) override {
     return real_->syncRemoteView(blobs, id);

@@ -116,6 +116,43 @@ TEST(StateBookAssignmentTest, ShouldForgetOnlyTheGroupsPartitionsNoLongerAssigne
   EXPECT_EQ(book.keepOnly("g", {{"t", {1}}}), 0u);  // nothing more to forget
 }
 
+TEST(StateBookAssignmentTest, ShouldStampOffsetsOfUnknownGenerationWithTheGroupsGeneration) {
+  StateBook book(false);
+  book.seal({{kP0, {10, -1, std::nullopt}}});
+  EXPECT_EQ(book.sealed().offsets.at(kP0).generation, -1);  // the group has not synced
+  book.setGeneration("g", 7);
+  book.seal({{kP0, {11, -1, std::nullopt}}});
+  EXPECT_EQ(book.sealed().offsets.at(kP0).generation, 7);
+  book.seal({{kP0, {12, -1, std::nullopt, 8}}});  // the commit's own generation wins
+  EXPECT_EQ(book.sealed().offsets.at(kP0).generation, 8);
+}
+
+TEST(StateBookAssignmentTest, ShouldReplaceEverythingOfAPartitionWhenAdoptingItsCheckpoint) {
+  StateBook book(false);
+  const PartitionId p1{"g", "orders.v1", 1};
+  ASSERT_TRUE(book.put(scopedKey(kP0, "stale"), "old", "", std::nullopt).isOk());
+  ASSERT_TRUE(book.put(scopedKey(kP0, "counts"), "old", "", std::nullopt).isOk());
+  ASSERT_TRUE(book.put(scopedKey(p1, "counts"), "mine", "", std::nullopt).isOk());
+  book.seal({{kP0, {5, -1, std::nullopt}}});
+  ASSERT_TRUE(book.put(scopedKey(kP0, "counts"), "staged", "", std::nullopt).isOk());
+  const uint64_t seal = book.sealed().seal;
+
+  StateEntry adopted{std::make_shared<const std::string>("theirs"), "h", "application/json"};
+  book.adopt(kP0, CommittedOffset{40, 2, std::nullopt, 9}, {{"counts", adopted}});
+  EXPECT_GT(book.sealed().seal, seal);
+  EXPECT_EQ(book.sealed().offsets.at(kP0).offset, 40);
+  EXPECT_EQ(book.sealed().offsets.at(kP0).generation, 9);
+  EXPECT_EQ(*book.get(scopedKey(kP0, "counts"), View::kSealed)->data, "theirs");
+  EXPECT_EQ(*book.get(scopedKey(kP0, "counts"), View::kStaged)->data, "theirs");
+  EXPECT_FALSE(book.get(scopedKey(kP0, "stale"), View::kStaged).has_value());
+  EXPECT_EQ(*book.get(scopedKey(p1, "counts"), View::kSealed)->data, "mine");  // untouched
+  EXPECT_TRUE(book.holds(kP0));
+
+  book.adopt(kP0, std::nullopt, {});
+  EXPECT_FALSE(book.holds(kP0));
+  EXPECT_TRUE(book.holds(p1));
+}
+
 TEST(StateBookAssignmentTest, ShouldRoundTripScopedKeysWithAnyGroupName) {
   const PartitionId p{"orders/v1 #weird", "topic.with.dots", 7};
   auto parsed = parseScopedKey(scopedKey(p, "a/b"));

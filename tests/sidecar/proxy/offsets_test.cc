@@ -22,8 +22,12 @@ class FixedOffsets : public OffsetHooks {
   void stageTxnOffsets(const std::string&, const std::map<PartitionId, CommittedOffset>&) override {
   }
   void endTxn(const std::string&, bool, std::function<void(bool)>) override {}
-  void memberSynced(const std::string&, const std::string&) override {}
-  void assigned(const std::string&, const std::map<std::string, std::vector<int32_t>>&) override {}
+  void memberSynced(const std::string&, const std::string&, int32_t) override {}
+  void assigned(const std::string&, const std::map<std::string, std::vector<int32_t>>&,
+                std::function<void(bool)> ready) override {
+    ready(true);
+  }
+  void fenced(const std::string&, int16_t) override {}
   bool knowsMember(const std::string&, const std::string&) const override { return true; }
 };
 
