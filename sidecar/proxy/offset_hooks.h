@@ -60,9 +60,11 @@ class OffsetHooks {
                         std::function<void(bool ok)> ready) = 0;
   // The group's coordinator told the application's member it is stale
   // (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
-  // STALE_MEMBER_EPOCH): its partitions belong to others now. The sidecar
-  // stops writing for them until the member syncs again.
-  virtual void fenced(const std::string& group, int16_t error_code) = 0;
+  // STALE_MEMBER_EPOCH), answering a request of `generation` (-1: unknown):
+  // its partitions belong to others now. The sidecar stops writing for them
+  // until the member syncs again. An answer to a request of a generation
+  // older than the one the member synced since is late news, and ignored.
+  virtual void fenced(const std::string& group, int32_t generation, int16_t error_code) = 0;
   // Whether `member_id` synced through this sidecar instance (and was not
   // fenced since). A member that joined before this instance started may
   // hold state with writes this instance never received (they died with its

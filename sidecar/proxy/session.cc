@@ -244,6 +244,7 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     // The answer says what the group assigned (SyncGroup) or whether the
     // member is stale (Heartbeat).
     entry->group = member->group;
+    entry->generation = member->generation_id;
     forward(entry, std::move(frame));
     return true;
   }
@@ -268,6 +269,7 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     return true;
   }
   entry->group = commit->group;  // its answer may say the member is stale
+  entry->generation = commit->generation_id;
   if (prefix.api_key == kTxnOffsetCommitKey) {
     // Part of the producer's transaction: upstream must see it now, and it
     // counts as processed only if the transaction commits (EndTxn).
@@ -293,15 +295,16 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
   // and generation) only once the checkpoint holding them is durable, so
   // upstream never runs ahead of what a restart would restore.
   answerQueued(entry, commit->success_body);
-  options_.offsets->whenDurable(
-      seal, [this, alive, frame, prefix, group = commit->group](bool ok) mutable {
-        if (alive.expired() || !ok || done_) return;
-        auto mirror = std::make_shared<InFlight>(
-            InFlight{next_internal_id_++, prefix.api_key, prefix.api_version, /*internal=*/true});
-        mirror->group = group;
-        kafka::storeInt32(frame.data() + kLengthPrefixBytes + 4, mirror->correlation_id);
-        forward(mirror, std::move(frame));
-      });
+  options_.offsets->whenDurable(seal, [this, alive, frame, prefix, group = commit->group,
+                                       generation = commit->generation_id](bool ok) mutable {
+    if (alive.expired() || !ok || done_) return;
+    auto mirror = std::make_shared<InFlight>(
+        InFlight{next_internal_id_++, prefix.api_key, prefix.api_version, /*internal=*/true});
+    mirror->group = group;
+    mirror->generation = generation;
+    kafka::storeInt32(frame.data() + kLengthPrefixBytes + 4, mirror->correlation_id);
+    forward(mirror, std::move(frame));
+  });
   return true;
 }
 
@@ -440,7 +443,7 @@ bool Session::inspects(const InFlight& entry) const {
 void Session::noteStaleMember(const InFlight& entry, std::string_view body) {
   auto stale = staleMemberError(entry.api_key, entry.api_version, body);
   if (stale.isOk() && *stale != 0 && !entry.group.empty()) {
-    options_.offsets->fenced(entry.group, *stale);
+    options_.offsets->fenced(entry.group, entry.generation, *stale);
   }
 }
 

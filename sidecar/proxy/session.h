@@ -69,9 +69,10 @@ class Session {
     int16_t api_key;
     int16_t api_version;
     bool internal = false;
-    bool answered = false;  // `response` holds the whole frame
-    std::string response;   // length-prefixed frame, when buffered
-    std::string group;      // OffsetFetch v0-7, SyncGroup: the group it is about
+    bool answered = false;    // `response` holds the whole frame
+    std::string response;     // length-prefixed frame, when buffered
+    std::string group;        // OffsetFetch v0-7, SyncGroup: the group it is about
+    int32_t generation = -1;  // group requests: the generation they were sent in
   };
   using Entry = std::shared_ptr<InFlight>;
 

@@ -5,15 +5,30 @@
 namespace tidemark::server {
 
 OffsetHooksAdapter::OffsetHooksAdapter(checkpoint::Coordinator& coordinator,
-                                       PartitionHandover& handover, proxy::CommitMode mode)
-    : coordinator_(coordinator), handover_(handover), mode_(mode) {
+                                       PartitionHandover& handover,
+                                       checkpoint::Replicator* replicator, proxy::CommitMode mode)
+    : coordinator_(coordinator), handover_(handover), replicator_(replicator), mode_(mode) {
+  released_seal_ = coordinator_.durableSeal();
   coordinator_.onDurable([this](uint64_t durable) {
-    while (!waiting_.empty() && waiting_.front().seal <= durable) {
-      auto fn = std::move(waiting_.front().fn);
-      waiting_.pop_front();
-      fn(true);
-    }
+    const auto id = coordinator_.stats().last_id;
+    if (replicator_ == nullptr || !id) return release(durable);
+    // With a remote, the cluster's group offsets never run ahead of it
+    // either: a partition without a remote record then has no committed
+    // offset from us, and its next owner never pairs our offset with no state.
+    replicator_->whenReplicated(*id,
+                                [this, alive = std::weak_ptr<bool>(alive_), durable](Status s) {
+                                  if (!alive.expired() && s.isOk()) release(durable);
+                                });
   });
+}
+
+void OffsetHooksAdapter::release(uint64_t seal) {
+  released_seal_ = std::max(released_seal_, seal);
+  while (!waiting_.empty() && waiting_.front().seal <= released_seal_) {
+    auto fn = std::move(waiting_.front().fn);
+    waiting_.pop_front();
+    fn(true);
+  }
 }
 
 uint64_t OffsetHooksAdapter::commit(
@@ -32,7 +47,7 @@ std::optional<proxy::CommittedOffset> OffsetHooksAdapter::sealedOffset(
 }
 
 void OffsetHooksAdapter::whenDurable(uint64_t seal, std::function<void(bool)> fn) {
-  if (seal <= coordinator_.durableSeal()) return fn(true);
+  if (seal <= released_seal_) return fn(true);
   // Seals only grow, so the queue stays sorted and resolves from the front.
   waiting_.push_back({seal, std::move(fn)});
   if (waiting_.size() > kMaxWaiting) {

@@ -2,7 +2,8 @@
 
 // The proxy's OffsetHooks over the checkpoint Coordinator: commits seal the
 // staged state with the offsets, OffsetFetch reads the sealed view, and
-// durability waits follow the coordinator's checkpoints. Loop thread only.
+// durability waits follow the coordinator's checkpoints (and, with a remote,
+// its replication). Loop thread only.
 
 #include <deque>
 #include <map>
@@ -22,8 +23,10 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   // first): the upstream mirror is best effort and must not grow without bound.
   static constexpr size_t kMaxWaiting = 10000;
 
+  // `replicator` may be null (remote.mode off); with one, whenDurable also
+  // waits until the checkpoint is on the remote.
   OffsetHooksAdapter(checkpoint::Coordinator& coordinator, PartitionHandover& handover,
-                     proxy::CommitMode mode);
+                     checkpoint::Replicator* replicator, proxy::CommitMode mode);
 
   proxy::CommitMode commitMode() const override { return mode_; }
   uint64_t commit(const std::map<proxy::PartitionId, proxy::CommittedOffset>& offsets) override;
@@ -40,8 +43,8 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
                 std::function<void(bool ok)> ready) override {
     handover_.assigned(group, partitions, std::move(ready));
   }
-  void fenced(const std::string& group, int16_t error_code) override {
-    handover_.fenced(group, error_code);
+  void fenced(const std::string& group, int32_t generation, int16_t error_code) override {
+    handover_.fenced(group, generation, error_code);
   }
   bool knowsMember(const std::string& group, const std::string& member_id) const override {
     return synced_.count({group, member_id}) > 0 && !handover_.isFenced(group);
@@ -57,9 +60,14 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
     uint64_t seal;
     std::function<void(bool)> fn;
   };
+  void release(uint64_t seal);  // mirrors up to `seal` may go upstream
+
   checkpoint::Coordinator& coordinator_;
   PartitionHandover& handover_;
+  checkpoint::Replicator* replicator_;
   proxy::CommitMode mode_;
+  uint64_t released_seal_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::deque<Waiting> waiting_;
   // Per transactional id: offsets of the open transaction, and the seal of a
   // committed one whose EndTxn is held until that seal is durable.

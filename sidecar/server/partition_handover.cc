@@ -121,10 +121,12 @@ void PartitionHandover::adopt(const std::string& group,
   ready(true);
 }
 
-void PartitionHandover::fenced(const std::string& group, int16_t error_code) {
-  if (!fenced_.insert(group).second) return;
+void PartitionHandover::fenced(const std::string& group, int32_t request_generation,
+                               int16_t error_code) {
   checkpoint::StateBook& book = coordinator_.book();
   const int32_t generation = book.generation(group);
+  if (request_generation >= 0 && request_generation < generation) return;  // late news
+  if (!fenced_.insert(group).second) return;
   const size_t forgotten = book.keepOnly(group, {});
   held_.erase(group);
   if (replicator_ != nullptr) replicator_->fence(group, generation);

@@ -40,7 +40,7 @@ class PartitionHandover {
   void assigned(const std::string& group,
                 const std::map<std::string, std::vector<int32_t>>& partitions,
                 std::function<void(bool ok)> ready);
-  void fenced(const std::string& group, int16_t error_code);
+  void fenced(const std::string& group, int32_t generation, int16_t error_code);
   bool isFenced(const std::string& group) const { return fenced_.count(group) > 0; }
 
  private:

@@ -104,7 +104,7 @@ Status Sidecar::start() {
   if (replicator_) replicator_->start(coordinator_->storeWorker());
   handover_ = std::make_unique<PartitionHandover>(*coordinator_, replicator_.get(), metrics_);
   offset_hooks_ = std::make_unique<OffsetHooksAdapter>(
-      *coordinator_, *handover_,
+      *coordinator_, *handover_, replicator_.get(),
       config_.offsets().commit_mode() == config::v1::Offsets::SYNC
           ? proxy::CommitMode::kSync
           : proxy::CommitMode::kCheckpoint);

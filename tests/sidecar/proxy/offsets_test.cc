@@ -27,7 +27,7 @@ class FixedOffsets : public OffsetHooks {
                 std::function<void(bool)> ready) override {
     ready(true);
   }
-  void fenced(const std::string&, int16_t) override {}
+  void fenced(const std::string&, int32_t, int16_t) override {}
   bool knowsMember(const std::string&, const std::string&) const override { return true; }
 };
 
