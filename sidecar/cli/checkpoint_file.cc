@@ -1,4 +1,5 @@
 #include "sidecar/cli/checkpoint_file.h"
+#include "sidecar/cli/progress.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -52,30 +53,6 @@ std::string recordHead(uint8_t kind, uint64_t length) {
   putBigEndian(out, length, 8);
   return out;
 }
-
-// Reports bytes done of a large total on stderr at each quarter: a long
-// export or import shows it is moving, in at most four lines.
-class Progress {
- public:
-  static constexpr uint64_t kMinBytes = 16ull << 20;
-  Progress(const char* what, const char* verb, uint64_t total)
-      : what_(what), verb_(verb), total_(total) {}
-  void add(uint64_t n) {
-    done_ += n;
-    if (total_ < kMinBytes) return;
-    for (; reported_ < 4 && done_ * 4 >= total_ * (reported_ + 1); ++reported_) {
-      std::fprintf(stderr, "tidemark: %s: %s of %s %s (%d%%)\n", what_, humanBytes(done_).c_str(),
-                   humanBytes(total_).c_str(), verb_, (reported_ + 1) * 25);
-    }
-  }
-
- private:
-  const char* what_;
-  const char* verb_;
-  uint64_t total_;
-  uint64_t done_ = 0;
-  int reported_ = 0;
-};
 
 // The distinct blobs a manifest references, in its order: hash -> size.
 StatusOr<std::vector<std::pair<std::string, uint64_t>>> blobsOf(const Manifest& m) {
@@ -278,21 +255,6 @@ StatusOr<Exported> readExport(const std::string& path) {
 // file, so an exclusive one is refused at once while a sidecar (or anyone)
 // has the store open. Released before the import opens the store itself,
 // which leaves a small window: the documented rule is a stopped sidecar.
-Status checkNotInUse(const std::string& path) {
-  auto db = store::Database::open(path, /*create=*/false);
-  if (!db.isOk()) return db.status().withPrefix("store");
-  TM_RETURN_IF_ERROR((*db)->exec("PRAGMA busy_timeout=0"));
-  TM_RETURN_IF_ERROR((*db)->exec("PRAGMA locking_mode=EXCLUSIVE"));
-  Status s = (*db)->exec("BEGIN EXCLUSIVE");
-  if (s.code() == StatusCode::kUnavailable) {
-    return failedPrecondition("store " + path +
-                              " is open in another process (a running sidecar?): stop it, then "
-                              "import");
-  }
-  TM_RETURN_IF_ERROR(s);
-  return (*db)->exec("ROLLBACK");
-}
-
 }  // namespace
 
 Status exportCheckpoint(StoreSource& source, std::optional<uint64_t> id, const std::string& file) {
@@ -312,7 +274,7 @@ Status importCheckpoint(const std::string& store_path, const std::string& file) 
   TM_ASSIGN_OR_RETURN(Exported exported, readExport(file));
   std::error_code ec;
   if (std::filesystem::exists(store_path, ec)) {
-    TM_RETURN_IF_ERROR(checkNotInUse(store_path));
+    TM_RETURN_IF_ERROR(checkNotInUse(store_path, "import"));
   }
   // Import never prunes (it does not compact): the sidecar's next
   // checkpoint applies checkpoint.retained.

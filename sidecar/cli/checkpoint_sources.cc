@@ -303,4 +303,19 @@ StatusOr<std::string> readTokenFile(const std::string& path) {
   return token;
 }
 
+Status checkNotInUse(const std::string& path, const std::string& verb) {
+  auto db = store::Database::open(path, /*create=*/false);
+  if (!db.isOk()) return db.status().withPrefix("store");
+  TM_RETURN_IF_ERROR((*db)->exec("PRAGMA busy_timeout=0"));
+  TM_RETURN_IF_ERROR((*db)->exec("PRAGMA locking_mode=EXCLUSIVE"));
+  Status s = (*db)->exec("BEGIN EXCLUSIVE");
+  if (s.code() == StatusCode::kUnavailable) {
+    return failedPrecondition("store " + path +
+                              " is open in another process (a running sidecar?): stop it, then " +
+                              verb);
+  }
+  TM_RETURN_IF_ERROR(s);
+  return (*db)->exec("ROLLBACK");
+}
+
 }  // namespace tidemark::cli

@@ -129,4 +129,8 @@ class Fd {
 };
 
 }  // namespace detail
+// FailedPrecondition when another process (a running sidecar) has the store
+// at `path` open; `verb` says what the user wanted to do once it is stopped.
+Status checkNotInUse(const std::string& path, const std::string& verb);
+
 }  // namespace tidemark::cli

@@ -18,6 +18,7 @@
 #include "sidecar/cli/args.h"
 #include "sidecar/cli/checkpoint_documents.h"
 #include "sidecar/cli/checkpoint_file.h"
+#include "sidecar/cli/checkpoint_restore.h"
 #include "sidecar/cli/checkpoint_sources.h"
 #include "sidecar/cli/commands.h"
 #include "sidecar/config/loader.h"
@@ -35,7 +36,7 @@ using store::v1::StateRef;
 // ---------------------------------------------------------------- usage
 
 constexpr const char* kHelp =
-    R"(Usage: tidemark checkpoints <list|show|diff|export|import> [flags]
+    R"(Usage: tidemark checkpoints <list|show|diff|export|import|restore> [flags]
 
 Inspects the checkpoints of a store, offline or through a running sidecar, and
 moves one checkpoint between stores as a self-contained file.
@@ -45,6 +46,7 @@ moves one checkpoint between stores as a self-contained file.
   diff ID1 ID2         what changed from ID1 to ID2
   export ID FILE       write a checkpoint and all its state to FILE
   import FILE          add an exported checkpoint to a stopped sidecar's store
+  restore ID           rewind a stopped sidecar's store to a retained checkpoint
 
 Where the checkpoints come from (one of):
   --store PATH         the store file (the sidecar's store.path)
@@ -90,6 +92,17 @@ constexpr Verb kVerbs[] = {
      "store as the newest one, with a new id and trigger 'import': the sidecar\n"
      "restores it when it next starts. Creates the store if it does not exist.\n"
      "Meant for a stopped sidecar: refused while another process has the store open.\n"},
+    {"restore", "ID", 1, 1, false,
+     "Rewinds the store to checkpoint ID (or latest), like Flink's restore from a\n"
+     "checkpoint: commits it again as the newest one, with a new id and trigger\n"
+     "'restore', so the sidecar restores it when it next starts; the history stays.\n"
+     "Refused while another process has the store open, and while a consumer group\n"
+     "the checkpoint holds has active members on the cluster (asked with --config's\n"
+     "upstream, or --bootstrap), or the cluster cannot be asked, unless --force.\n"
+     "With --config and a remote, the restored offsets take the newest generation\n"
+     "the remote holds for their partitions, so they supersede what is there.\n"
+     "  --bootstrap HOST:PORT,...  the cluster to ask (default: --config's upstream)\n"
+     "  --force                    restore even with active members\n"},
 };
 
 std::string verbHelp(const Verb& v) {
@@ -444,6 +457,9 @@ Status checkUsage(const Args& args, const Verb& v, const std::vector<std::string
   if (!v.online && (args.has("admin") || args.has("json") || args.has("token-file"))) {
     return invalidArgument(name + " works on a store file: it takes --store or --config only");
   }
+  if ((args.has("force") || args.has("bootstrap")) && std::string_view(v.name) != "restore") {
+    return invalidArgument("--force and --bootstrap go with restore");
+  }
   if (args.has("token-file") && !args.has("admin")) {
     return invalidArgument("--token-file goes with --admin");
   }
@@ -482,6 +498,12 @@ int runVerb(const Args& args, const Verb& verb, const std::vector<std::string>& 
       Status s = importCheckpoint(*path, operands[0]);
       return s.isOk() ? kExitOk : runtimeError(s);
     }
+    if (verb.name == std::string_view("restore")) {
+      RestoreOptions options{*path, ids[0], std::nullopt, args.get("bootstrap"), args.has("force")};
+      if (args.has("config")) options.config = config::loadFile(args.get("config")).value();
+      Status s = restoreCheckpoint(options);
+      return s.isOk() ? kExitOk : runtimeError(s);
+    }
     auto reader = StoreReader::open(*path);
     if (!reader.isOk()) return runtimeError(reader.status());
     source = std::make_unique<StoreSource>(std::move(reader).value());
@@ -499,13 +521,20 @@ int runVerb(const Args& args, const Verb& verb, const std::vector<std::string>& 
 }  // namespace
 
 int runCheckpoints(const std::vector<std::string>& argv) {
-  auto args = parseArgs(argv, {{"store"}, {"config"}, {"admin"}, {"token-file"}, {"json", false}});
+  auto args = parseArgs(argv, {{"store"},
+                               {"config"},
+                               {"admin"},
+                               {"token-file"},
+                               {"json", false},
+                               {"bootstrap"},
+                               {"force", false}});
   const Verb* verb = nullptr;
   if (args.isOk() && !args->positional.empty()) verb = findVerb(args->positional[0]);
   if (!args.isOk()) return usageError(args.status().message(), verb);
   if (args->has("help")) return std::printf("%s", verb ? verbHelp(*verb).c_str() : kHelp), kExitOk;
   if (args->positional.empty()) {
-    return usageError("checkpoints needs a command: list, show, diff, export or import", nullptr);
+    return usageError("checkpoints needs a command: list, show, diff, export, import or restore",
+                      nullptr);
   }
   if (!verb) {
     return usageError("unknown checkpoints command '" + args->positional[0] + "'", nullptr);

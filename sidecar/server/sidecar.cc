@@ -13,6 +13,7 @@
 #include "sidecar/checkpoint/http_api.h"
 #include "sidecar/kafka/cluster_metadata.h"
 #include "sidecar/kafka/kafka_remote_backend.h"
+#include "sidecar/server/remote_config.h"
 #include "store/sqlite_checkpoint_store.h"
 
 namespace tidemark::server {
@@ -41,22 +42,8 @@ Status Sidecar::start() {
   };
   const auto remote_mode = config_.remote().mode();
   if (remote_mode != config::v1::Remote::OFF) {
-    const auto& upstream = config_.proxy().upstream();
     const auto& rk = config_.remote().kafka();
-    kafka::KafkaRemoteOptions options;
-    options.bootstrap_servers =
-        rk.bootstrap_servers().empty() ? upstream.bootstrap_servers() : rk.bootstrap_servers();
-    if (rk.bootstrap_servers().empty()) {  // the upstream cluster: its TLS too
-      options.tls = upstreamTls();
-    }
-    options.topic = rk.topic();
-    options.partitions = static_cast<int32_t>(rk.partitions());
-    options.replication_factor =
-        rk.replication_factor() == 0 ? -1 : static_cast<int32_t>(rk.replication_factor());
-    options.chunk_bytes = static_cast<uint32_t>(rk.chunk_bytes());
-    options.job_id = config_.job().id();
-    options.instance_id = instanceId();
-    options.timeout = ms(rk.timeout());
+    kafka::KafkaRemoteOptions options = remoteOptions(config_);
     TM_ASSIGN_OR_RETURN(auto backend, kafka::KafkaRemoteBackend::create(std::move(options)));
     replicator_ = std::make_unique<checkpoint::Replicator>(loop_, std::move(backend), instanceId());
     replicator_->setMetrics(metrics_);
@@ -154,23 +141,9 @@ void Sidecar::openBrokerListeners() {
   for (const auto& b : *brokers) proxy_.learnBroker(b.node_id, b.host, b.port);
 }
 
-// The sidecar's own Kafka clients reach the cluster as the proxy does.
-kafka::ClientTls Sidecar::upstreamTls() const {
-  const auto& t = config_.proxy().upstream().tls();
-  return {t.enabled(), t.ca_file(), t.cert_file(), t.key_file(), t.verify()};
-}
+kafka::ClientTls Sidecar::upstreamTls() const { return server::upstreamTls(config_); }
 
-// job.instance_id, else the pod's name, else the host's.
-std::string Sidecar::instanceId() const {
-  if (!config_.job().instance_id().empty()) return config_.job().instance_id();
-  for (const char* var : {"POD_NAME", "HOSTNAME"}) {
-    const char* v = std::getenv(var);
-    if (v != nullptr && *v != '\0') return v;
-  }
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') return host;
-  return "default";
-}
+std::string Sidecar::instanceId() const { return server::instanceId(config_); }
 
 // Offsets marked over HTTP reach the cluster's group offsets (what lag tools
 // read) once durable, on the sidecar's own connection, as the application's

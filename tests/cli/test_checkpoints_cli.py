@@ -1,4 +1,4 @@
-"""`tidemark checkpoints list|show|diff|export|import` against a real sidecar's
+"""`tidemark checkpoints list|show|diff|export|import` (and restore's help) against a real sidecar's
 store (offline, while the sidecar runs) and its HTTP API (online)."""
 
 import hashlib
@@ -443,7 +443,7 @@ def test_should_exit_2_with_one_line_on_wrong_usage(args, message):
     assert message in one_error_line(result)
 
 
-@pytest.mark.parametrize("verb", ["list", "show", "diff", "export", "import"])
+@pytest.mark.parametrize("verb", ["list", "show", "diff", "export", "import", "restore"])
 def test_should_print_help_and_exit_0_for_every_command(verb):
     result = run(verb, "--help")
     assert result.returncode == 0
