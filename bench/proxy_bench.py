@@ -595,7 +595,9 @@ def render(rows, runs_by_name, info, args, wall_s, plot_rel, sizes, floor):
     a("")
     if not args.no_floor:
         lines.extend(render_floor(floor, rows, args.reps, args.smoke))
-    a("Checkpoint and state API benchmarks: [benchmarks-checkpoint.md](benchmarks-checkpoint.md).")
+    a("Checkpoint and state API benchmarks: [benchmarks-checkpoint.md](benchmarks-checkpoint.md);"
+      " restore time vs state size: [benchmarks-restore.md](benchmarks-restore.md); memory:"
+      " [benchmarks-memory.md](benchmarks-memory.md).")
     return "\n".join(lines) + "\n"
 
 
