@@ -195,6 +195,17 @@ int runDev(const std::vector<std::string>& argv) {
   auto config = config::loadOverrides(all);
   if (!config.isOk()) return configError(config.status());
   applyLogConfig(*config);
+  const auto& remote = config->remote();
+  if (remote.mode() != config::v1::Remote::OFF && remote.kafka().bootstrap_servers().empty()) {
+    // The embedded cluster implements no CreateTopics: the checkpoint topic
+    // is made here, as an operator would, with its configured partitions.
+    Status s = (*cluster)->createTopic(remote.kafka().topic(),
+                                       static_cast<int>(remote.kafka().partitions()), replication);
+    if (!s.isOk()) {
+      std::fprintf(stderr, "tidemark: %s\n", s.message().c_str());
+      return kExitRuntime;
+    }
+  }
 
   const kafka::EmbeddedCluster& c = **cluster;
   return runSidecar(*config, [&](server::Sidecar& sidecar) {

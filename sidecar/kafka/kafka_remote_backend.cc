@@ -66,15 +66,18 @@ KafkaRemoteBackend::~KafkaRemoteBackend() {
 
 void KafkaRemoteBackend::ensureTopic() {
   if (topic_checked_) return;
-  // Usually there already: ask the metadata first (cheap) rather than the
-  // controller.
-  rd_kafka_topic_t* handle = rd_kafka_topic_new(producer_, options_.topic.c_str(), nullptr);
+  // Usually there already: ask the metadata first rather than the
+  // controller. All topics, not this one by name: a request naming a missing
+  // topic makes brokers with auto.create.topics.enable (and the embedded
+  // cluster, whose old Metadata versions cannot say otherwise) create it,
+  // uncompacted and with their default partition count.
   const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t me = rd_kafka_metadata(producer_, 0, handle, &md, 5000);
-  rd_kafka_topic_destroy(handle);
-  const bool exists = me == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-                      md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                      md->topics[0].partition_cnt > 0;
+  rd_kafka_resp_err_t me = rd_kafka_metadata(producer_, /*all_topics=*/1, nullptr, &md, 5000);
+  bool exists = false;
+  for (int i = 0; me == RD_KAFKA_RESP_ERR_NO_ERROR && i < md->topic_cnt; ++i) {
+    exists |= options_.topic == md->topics[i].topic &&
+              md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[i].partition_cnt > 0;
+  }
   if (md != nullptr) rd_kafka_metadata_destroy(md);
   if (exists) {
     topic_checked_ = true;

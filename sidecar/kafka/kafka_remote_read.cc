@@ -59,6 +59,9 @@ std::optional<store::PartitionCheckpoint> parsePartition(const std::string& valu
 Status KafkaRemoteBackend::scan(
     const std::function<void(const store::v1::RemoteKey&, const std::string* value)>& fn,
     uint64_t& bytes_read) {
+  // Created first (compacted, remote.kafka.partitions): the read's metadata
+  // request names the topic, which would have the cluster create it otherwise.
+  ensureTopic();
   const int timeout_ms = static_cast<int>(options_.timeout.count());
   TM_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
                       makeConfig(options_.bootstrap_servers, options_.tls,

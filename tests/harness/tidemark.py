@@ -146,6 +146,11 @@ class EmbeddedKafka:
     def __init__(self, generation="debian", brokers=3, topics=("demo:6",)):
         self.generation = generation
         args = [binary("tidemark-embedded-kafka"), "--brokers", str(brokers)]
+        # The checkpoint topic, as an operator would create it: the embedded
+        # cluster implements no CreateTopics (the sidecar's attempt would
+        # time out before it falls back on the cluster creating it).
+        if not any(t.startswith("__tidemark_checkpoints:") for t in topics):
+            topics = (*topics, "__tidemark_checkpoints:8")
         for t in topics:
             args += ["--topic", t]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
