@@ -157,35 +157,6 @@ uint64_t StateBook::seal(const std::map<PartitionId, CommittedOffset>& offsets) 
   return processed;
 }
 
-size_t StateBook::keepOnly(const std::string& group,
-                           const std::map<std::string, std::vector<int32_t>>& keep) {
-  auto kept = [&](const PartitionId& id) {
-    if (id.group != group) return true;
-    auto t = keep.find(id.topic);
-    return t != keep.end() &&
-           std::find(t->second.begin(), t->second.end(), id.partition) != t->second.end();
-  };
-  std::set<PartitionId> dropped;
-  for (auto it = sealed_.offsets.begin(); it != sealed_.offsets.end();) {
-    if (kept(it->first)) {
-      ++it;
-    } else {
-      dropped.insert(it->first);
-      it = sealed_.offsets.erase(it);
-    }
-  }
-  auto scopedElsewhere = [&](const std::string& key) {
-    auto scoped = parseScopedKey(key);
-    if (!scoped || kept(scoped->first)) return false;
-    dropped.insert(scoped->first);
-    return true;
-  };
-  std::erase_if(sealed_.state, [&](const auto& e) { return scopedElsewhere(e.first); });
-  std::erase_if(staged_, [&](const auto& e) { return scopedElsewhere(e.first); });
-  if (!dropped.empty()) ++sealed_.seal;
-  return dropped.size();
-}
-
 int32_t StateBook::generation(const std::string& group) const {
   auto it = generations_.find(group);
   return it == generations_.end() ? -1 : it->second;

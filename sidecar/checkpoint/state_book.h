@@ -99,12 +99,6 @@ class StateBook {
   // Replaces everything with a restored checkpoint (start-up, before serving).
   void restore(SealedView view);
 
-  // Forgets `group`'s partitions other than `keep` (topic -> partitions):
-  // their sealed offsets, and their partition-scoped state in both views.
-  // Returns how many partitions were forgotten; a change counts as a seal.
-  size_t keepOnly(const std::string& group,
-                  const std::map<std::string, std::vector<int32_t>>& keep);
-
   static std::string etag(const StateEntry& e);
 
  private:

@@ -135,6 +135,13 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
   return *c.histogram;
 }
 
+void Registry::remove(const std::string& name, Labels labels) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::sort(labels.begin(), labels.end());
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.children.erase(labels);
+}
+
 std::string Registry::render() const {
   std::lock_guard<std::mutex> l(mu_);
   std::string out;

@@ -76,6 +76,10 @@ class Registry {
   Histogram& histogram(const std::string& name, const std::string& help,
                        const std::vector<double>& bounds, Labels labels = {});
 
+  // Removes one labelled child (a partition that is no longer this
+  // instance's). Whoever asked for it must not use it afterwards.
+  void remove(const std::string& name, Labels labels);
+
   // The exposition text, families sorted by name, children by labels.
   std::string render() const;
 

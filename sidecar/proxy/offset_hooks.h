@@ -46,25 +46,26 @@ class OffsetHooks {
   // generation `generation`.
   virtual void memberSynced(const std::string& group, const std::string& member_id,
                             int32_t generation) = 0;
-  // The group's coordinator assigned the application these partitions (the
-  // SyncGroup answer); `ready(ok)` says when the answer may go on. Those it
-  // no longer has were checkpointed before the rebalance (JoinGroup waits for
-  // that) and are forgotten here: their sealed offsets and partition state.
-  // Those it did not have are loaded first from the remote checkpoints when
-  // a newer generation holds them there (state follows partitions), so the
-  // application's assignment callback and OffsetFetch see the partition's
-  // latest checkpoint. ok=false: they could not be loaded; the application
-  // must not start on them (the proxy makes it rejoin).
-  virtual void assigned(const std::string& group,
+  // The group's coordinator assigned the application's member these
+  // partitions (the SyncGroup answer); `ready(ok)` says when the answer may
+  // go on. Partitions arriving from elsewhere are first loaded from the
+  // remote checkpoints when a newer generation holds them there (state
+  // follows partitions), so the application's assignment callback and
+  // OffsetFetch see the partition's latest checkpoint; without a remote, the
+  // sidecar's stale copy of them is dropped (server/partition_handover.h).
+  // ok=false: they could not be loaded; the application must not start on
+  // them (the proxy makes it rejoin).
+  virtual void assigned(const std::string& group, const std::string& member_id,
                         const std::map<std::string, std::vector<int32_t>>& partitions,
                         std::function<void(bool ok)> ready) = 0;
-  // The group's coordinator told the application's member it is stale
+  // The group's coordinator told the application's member `member_id` it is stale
   // (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
   // STALE_MEMBER_EPOCH), answering a request of `generation` (-1: unknown):
   // its partitions belong to others now. The sidecar stops writing for them
   // until the member syncs again. An answer to a request of a generation
   // older than the one the member synced since is late news, and ignored.
-  virtual void fenced(const std::string& group, int32_t generation, int16_t error_code) = 0;
+  virtual void fenced(const std::string& group, const std::string& member_id, int32_t generation,
+                      int16_t error_code) = 0;
   // Whether `member_id` synced through this sidecar instance (and was not
   // fenced since). A member that joined before this instance started may
   // hold state with writes this instance never received (they died with its

@@ -245,6 +245,7 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
     // member is stale (Heartbeat).
     entry->group = member->group;
     entry->generation = member->generation_id;
+    entry->member = member->member_id;
     forward(entry, std::move(frame));
     return true;
   }
@@ -270,6 +271,7 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
   }
   entry->group = commit->group;  // its answer may say the member is stale
   entry->generation = commit->generation_id;
+  entry->member = commit->member_id;
   if (prefix.api_key == kTxnOffsetCommitKey) {
     // Part of the producer's transaction: upstream must see it now, and it
     // counts as processed only if the transaction commits (EndTxn).
@@ -295,16 +297,18 @@ bool Session::handleGroupRequest(const kafka::RequestHeader& prefix, uint32_t le
   // and generation) only once the checkpoint holding them is durable, so
   // upstream never runs ahead of what a restart would restore.
   answerQueued(entry, commit->success_body);
-  options_.offsets->whenDurable(seal, [this, alive, frame, prefix, group = commit->group,
-                                       generation = commit->generation_id](bool ok) mutable {
-    if (alive.expired() || !ok || done_) return;
-    auto mirror = std::make_shared<InFlight>(
-        InFlight{next_internal_id_++, prefix.api_key, prefix.api_version, /*internal=*/true});
-    mirror->group = group;
-    mirror->generation = generation;
-    kafka::storeInt32(frame.data() + kLengthPrefixBytes + 4, mirror->correlation_id);
-    forward(mirror, std::move(frame));
-  });
+  options_.offsets->whenDurable(
+      seal, [this, alive, frame, prefix, group = commit->group, generation = commit->generation_id,
+             member = commit->member_id](bool ok) mutable {
+        if (alive.expired() || !ok || done_) return;
+        auto mirror = std::make_shared<InFlight>(
+            InFlight{next_internal_id_++, prefix.api_key, prefix.api_version, /*internal=*/true});
+        mirror->group = group;
+        mirror->generation = generation;
+        mirror->member = member;
+        kafka::storeInt32(frame.data() + kLengthPrefixBytes + 4, mirror->correlation_id);
+        forward(mirror, std::move(frame));
+      });
   return true;
 }
 
@@ -443,7 +447,7 @@ bool Session::inspects(const InFlight& entry) const {
 void Session::noteStaleMember(const InFlight& entry, std::string_view body) {
   auto stale = staleMemberError(entry.api_key, entry.api_version, body);
   if (stale.isOk() && *stale != 0 && !entry.group.empty()) {
-    options_.offsets->fenced(entry.group, entry.generation, *stale);
+    options_.offsets->fenced(entry.group, entry.member, entry.generation, *stale);
   }
 }
 
@@ -509,7 +513,7 @@ void Session::noteAssignment(InFlight& entry, std::string_view body) {
   // inflight_ until answered; the session may go meanwhile.
   std::weak_ptr<bool> alive = alive_;
   InFlight* held = &entry;
-  options_.offsets->assigned(entry.group, **assigned, [this, alive, held](bool ok) {
+  options_.offsets->assigned(entry.group, entry.member, **assigned, [this, alive, held](bool ok) {
     if (alive.expired() || done_) return;
     if (!ok) {
       auto rejoin = syncGroupError(held->api_version, kRebalanceInProgress);

@@ -73,6 +73,7 @@ class Session {
     std::string response;     // length-prefixed frame, when buffered
     std::string group;        // OffsetFetch v0-7, SyncGroup: the group it is about
     int32_t generation = -1;  // group requests: the generation they were sent in
+    std::string member;       // group requests: the member they came from
   };
   using Entry = std::shared_ptr<InFlight>;
 

@@ -5,8 +5,13 @@
 namespace tidemark::server {
 
 LagMonitor::LagMonitor(event::EventLoop& loop, checkpoint::Coordinator& coordinator,
-                       metrics::Registry& registry, std::unique_ptr<kafka::WatermarkReader> reader)
-    : loop_(loop), coordinator_(coordinator), registry_(registry), reader_(std::move(reader)) {}
+                       metrics::Registry& registry, std::unique_ptr<kafka::WatermarkReader> reader,
+                       std::function<bool(const checkpoint::PartitionId&)> owned)
+    : loop_(loop),
+      coordinator_(coordinator),
+      registry_(registry),
+      reader_(std::move(reader)),
+      owned_(std::move(owned)) {}
 
 LagMonitor::~LagMonitor() { worker_.reset(); }
 
@@ -21,7 +26,22 @@ void LagMonitor::start() {
 
 void LagMonitor::poll() {
   if (in_flight_) return;  // the cluster is slow: skip a round rather than queue
-  const auto offsets = coordinator_.book().sealed().offsets;  // a copy for the worker
+  std::map<checkpoint::PartitionId, checkpoint::CommittedOffset> offsets;  // a copy for the worker
+  for (const auto& [id, committed] : coordinator_.book().sealed().offsets) {
+    if (owned_(id)) offsets.emplace(id, committed);
+  }
+  for (auto it = reported_.begin(); it != reported_.end();) {
+    if (offsets.count(*it)) {
+      ++it;
+      continue;
+    }
+    const std::string partition = std::to_string(it->partition);
+    registry_.remove("tidemark_partition_committed_offset",
+                     {{"group", it->group}, {"topic", it->topic}, {"partition", partition}});
+    registry_.remove("tidemark_partition_lag",
+                     {{"group", it->group}, {"topic", it->topic}, {"partition", partition}});
+    it = reported_.erase(it);
+  }
   if (offsets.empty()) return;
   std::set<kafka::TopicPartition> partitions;
   for (const auto& [id, committed] : offsets) partitions.insert({id.topic, id.partition});
@@ -33,6 +53,7 @@ void LagMonitor::poll() {
       [this, offsets](std::map<kafka::TopicPartition, int64_t> high) {
         in_flight_ = false;
         for (const auto& [id, committed] : offsets) {
+          reported_.insert(id);
           const std::string partition = std::to_string(id.partition);
           registry_
               .gauge("tidemark_partition_committed_offset",

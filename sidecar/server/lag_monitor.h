@@ -11,7 +11,9 @@
 // longer owns keeps its last values. Loop thread only.
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <set>
 
 #include "sidecar/checkpoint/coordinator.h"
 #include "sidecar/event/worker_thread.h"
@@ -24,8 +26,11 @@ class LagMonitor {
  public:
   static constexpr std::chrono::seconds kPeriod{5};
 
+  // Reports the partitions `owned` says the application holds here (the
+  // sealed view also keeps partitions that moved to other instances).
   LagMonitor(event::EventLoop& loop, checkpoint::Coordinator& coordinator,
-             metrics::Registry& registry, std::unique_ptr<kafka::WatermarkReader> reader);
+             metrics::Registry& registry, std::unique_ptr<kafka::WatermarkReader> reader,
+             std::function<bool(const checkpoint::PartitionId&)> owned);
   ~LagMonitor();
   void start();
 
@@ -36,6 +41,8 @@ class LagMonitor {
   checkpoint::Coordinator& coordinator_;
   metrics::Registry& registry_;
   std::unique_ptr<kafka::WatermarkReader> reader_;
+  std::function<bool(const checkpoint::PartitionId&)> owned_;
+  std::set<checkpoint::PartitionId> reported_;  // the partitions with gauges
   std::unique_ptr<event::Timer> timer_;
   std::unique_ptr<event::WorkerThread> worker_;  // last: joined before reader_ goes
   bool in_flight_ = false;

@@ -36,18 +36,19 @@ class OffsetHooksAdapter : public proxy::OffsetHooks {
   void memberSynced(const std::string& group, const std::string& member_id,
                     int32_t generation) override {
     synced_.insert({group, member_id});
-    handover_.synced(group, generation);
+    handover_.synced(group, member_id, generation);
   }
-  void assigned(const std::string& group,
+  void assigned(const std::string& group, const std::string& member_id,
                 const std::map<std::string, std::vector<int32_t>>& partitions,
                 std::function<void(bool ok)> ready) override {
-    handover_.assigned(group, partitions, std::move(ready));
+    handover_.assigned(group, member_id, partitions, std::move(ready));
   }
-  void fenced(const std::string& group, int32_t generation, int16_t error_code) override {
-    handover_.fenced(group, generation, error_code);
+  void fenced(const std::string& group, const std::string& member_id, int32_t generation,
+              int16_t error_code) override {
+    handover_.fenced(group, member_id, generation, error_code);
   }
   bool knowsMember(const std::string& group, const std::string& member_id) const override {
-    return synced_.count({group, member_id}) > 0 && !handover_.isFenced(group);
+    return synced_.count({group, member_id}) > 0 && !handover_.isFenced(group, member_id);
   }
   void stageTxnOffsets(
       const std::string& transactional_id,

@@ -14,35 +14,48 @@ PartitionHandover::PartitionHandover(checkpoint::Coordinator& coordinator,
                                      checkpoint::Replicator* replicator, metrics::Registry& metrics)
     : coordinator_(coordinator), replicator_(replicator), metrics_(metrics) {}
 
-void PartitionHandover::synced(const std::string& group, int32_t generation) {
-  fenced_.erase(group);
+void PartitionHandover::synced(const std::string& group, const std::string& member,
+                               int32_t generation) {
+  fenced_.erase({group, member});
   coordinator_.book().setGeneration(group, generation);
 }
 
-void PartitionHandover::assigned(const std::string& group,
+void PartitionHandover::assigned(const std::string& group, const std::string& member,
                                  const std::map<std::string, std::vector<int32_t>>& partitions,
                                  std::function<void(bool)> ready) {
-  auto& held = held_[group];
-  std::set<std::pair<std::string, int32_t>> now;
-  std::set<store::GroupPartition> arrived;
-  for (const auto& [topic, list] : partitions) {
-    for (int32_t p : list) {
-      now.emplace(topic, p);
-      if (!held.count({topic, p})) arrived.insert({group, topic, p});
-    }
-  }
-  held = std::move(now);
-  const size_t forgotten = coordinator_.book().keepOnly(group, partitions);
+  checkpoint::StateBook& book = coordinator_.book();
+  const int32_t generation = book.generation(group);
+  auto arrivals = ownership_.assign(group, member, generation, partitions);
+  size_t assigned = 0;
+  for (const auto& [topic, list] : partitions) assigned += list.size();
   TM_LOG(Info, "offsets", "partitions assigned")
       .kv("group", group)
-      .kv("generation", coordinator_.book().generation(group))
-      .kv("assigned", held.size())
-      .kv("arrived", arrived.size())
-      .kv("forgotten", forgotten);
-  if (replicator_ == nullptr || arrived.empty()) return ready(true);
+      .kv("member", member)
+      .kv("generation", generation)
+      .kv("assigned", assigned)
+      .kv("arrived", arrivals.partitions.size());
+  if (replicator_ == nullptr) {
+    // No remote to ask: an arriving partition was processed elsewhere since
+    // this sidecar last held it, so its copy here is stale.
+    size_t dropped = 0;
+    for (const auto& id : arrivals.partitions) {
+      if (!arrivals.previous_known || !book.holds(id)) continue;
+      book.adopt(id, std::nullopt, {});
+      ++dropped;
+    }
+    if (dropped > 0) {
+      TM_LOG(Info, "offsets", "dropped the stale copies of partitions arriving from elsewhere")
+          .kv("group", group)
+          .kv("dropped", dropped);
+    }
+    return ready(true);
+  }
+  if (arrivals.partitions.empty()) return ready(true);
   const auto started = std::chrono::steady_clock::now();
+  std::set<store::GroupPartition> wanted;
+  for (const auto& id : arrivals.partitions) wanted.insert({id.group, id.topic, id.partition});
   replicator_->loadPartitions(
-      std::move(arrived),
+      std::move(wanted),
       [this, alive = std::weak_ptr<bool>(alive_), group, started,
        ready = std::move(ready)](checkpoint::Replicator::Loaded loaded) mutable {
         if (alive.expired()) return;
@@ -71,8 +84,7 @@ void PartitionHandover::adopt(const std::string& group,
                  "Assignments whose partitions' remote checkpoints could not be read (the "
                  "member was asked to rejoin).")
         .inc();
-    held_.erase(group);  // load them all again next time
-    return ready(false);
+    return ready(false);  // the member rejoins; its next sync loads them again
   }
   checkpoint::StateBook& book = coordinator_.book();
   const int32_t generation = book.generation(group);
@@ -121,28 +133,26 @@ void PartitionHandover::adopt(const std::string& group,
   ready(true);
 }
 
-void PartitionHandover::fenced(const std::string& group, int32_t request_generation,
-                               int16_t error_code) {
-  checkpoint::StateBook& book = coordinator_.book();
-  const int32_t generation = book.generation(group);
+void PartitionHandover::fenced(const std::string& group, const std::string& member,
+                               int32_t request_generation, int16_t error_code) {
+  const int32_t generation = coordinator_.book().generation(group);
   if (request_generation >= 0 && request_generation < generation) return;  // late news
-  if (!fenced_.insert(group).second) return;
-  const size_t forgotten = book.keepOnly(group, {});
-  held_.erase(group);
+  if (!fenced_.insert({group, member}).second) return;
+  ownership_.drop(group, member);
   if (replicator_ != nullptr) replicator_->fence(group, generation);
   metrics_
       .counter("tidemark_group_fenced_total",
-               "Times the group coordinator called the application's member stale; the "
-               "sidecar then stopped writing the group's partitions until it synced again.",
+               "Times the group coordinator called one of the application's members stale; "
+               "the sidecar then stopped writing the group's partitions of that generation.",
                {{"group", group}})
       .inc();
   TM_LOG(Warn, "offsets",
          "the group coordinator says the member is stale: its partitions are no longer "
-         "written")
+         "written, and its commits are refused until it rejoins")
       .kv("group", group)
+      .kv("member", member)
       .kv("generation", generation)
-      .kv("error_code", error_code)
-      .kv("forgotten", forgotten);
+      .kv("error_code", error_code);
 }
 
 }  // namespace tidemark::server

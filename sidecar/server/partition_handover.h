@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "sidecar/checkpoint/coordinator.h"
+#include "sidecar/checkpoint/group_ownership.h"
 #include "sidecar/checkpoint/replicator.h"
 #include "sidecar/metrics/registry.h"
 
@@ -36,12 +37,17 @@ class PartitionHandover {
   PartitionHandover(checkpoint::Coordinator& coordinator, checkpoint::Replicator* replicator,
                     metrics::Registry& metrics);
 
-  void synced(const std::string& group, int32_t generation);
-  void assigned(const std::string& group,
+  void synced(const std::string& group, const std::string& member, int32_t generation);
+  void assigned(const std::string& group, const std::string& member,
                 const std::map<std::string, std::vector<int32_t>>& partitions,
                 std::function<void(bool ok)> ready);
-  void fenced(const std::string& group, int32_t generation, int16_t error_code);
-  bool isFenced(const std::string& group) const { return fenced_.count(group) > 0; }
+  void fenced(const std::string& group, const std::string& member, int32_t generation,
+              int16_t error_code);
+  bool isFenced(const std::string& group, const std::string& member) const {
+    return fenced_.count({group, member}) > 0;
+  }
+  // Whether a member here holds the partition (see GroupOwnership::owns).
+  bool owns(const checkpoint::PartitionId& id) const { return ownership_.owns(id); }
 
  private:
   void adopt(const std::string& group, const checkpoint::Replicator::Loaded& loaded,
@@ -50,9 +56,8 @@ class PartitionHandover {
   checkpoint::Coordinator& coordinator_;
   checkpoint::Replicator* replicator_;
   metrics::Registry& metrics_;
-  // Per group: the (topic, partition)s the member holds through this instance.
-  std::map<std::string, std::set<std::pair<std::string, int32_t>>> held_;
-  std::set<std::string> fenced_;
+  checkpoint::GroupOwnership ownership_;
+  std::set<std::pair<std::string, std::string>> fenced_;        // (group, member)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for loads still running
 };
 

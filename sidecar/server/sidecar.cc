@@ -116,8 +116,9 @@ Status Sidecar::start() {
     auto reader = kafka::WatermarkReader::create(config_.proxy().upstream().bootstrap_servers(),
                                                  upstreamTls());
     if (reader.isOk()) {
-      lag_monitor_ =
-          std::make_unique<LagMonitor>(loop_, *coordinator_, metrics_, std::move(reader).value());
+      lag_monitor_ = std::make_unique<LagMonitor>(
+          loop_, *coordinator_, metrics_, std::move(reader).value(),
+          [this](const checkpoint::PartitionId& id) { return handover_->owns(id); });
       lag_monitor_->start();
     } else {
       TM_LOG(Warn, "offsets", "no lag metrics").kv("error", reader.status().toString());

@@ -143,13 +143,14 @@ class LineReader:
 class EmbeddedKafka:
     """The embedded cluster in its own process (tests/tools/embedded_kafka_main.cc)."""
 
-    def __init__(self, generation="debian", brokers=3, topics=("demo:6",)):
+    def __init__(self, generation="debian", brokers=3, topics=("demo:6",), checkpoint_topic=False):
         self.generation = generation
         args = [binary("tidemark-embedded-kafka"), "--brokers", str(brokers)]
-        # The checkpoint topic, as an operator would create it: the embedded
-        # cluster implements no CreateTopics (the sidecar's attempt would
-        # time out before it falls back on the cluster creating it).
-        if not any(t.startswith("__tidemark_checkpoints:") for t in topics):
+        # checkpoint_topic: for tests with a remote, the checkpoint topic, as
+        # an operator would create it: the embedded cluster implements no
+        # CreateTopics (the sidecar's attempt would time out, 5 s, before it
+        # falls back on the cluster creating the topic).
+        if checkpoint_topic:
             topics = (*topics, "__tidemark_checkpoints:8")
         for t in topics:
             args += ["--topic", t]

@@ -16,7 +16,8 @@ from harness.tidemark import EmbeddedKafka
 def test_a_paused_sidecar_should_not_win_with_a_stale_checkpoint_after_its_partitions_moved(
         tmp_path):
     topic, partitions = "demo", 6
-    cluster = EmbeddedKafka("debian", brokers=3, topics=(f"{topic}:{partitions}",))
+    cluster = EmbeddedKafka("debian", brokers=3, topics=(f"{topic}:{partitions}",),
+                            checkpoint_topic=True)
     live = []
     try:
         a = Instance(tmp_path, cluster, topic, "pod-a")

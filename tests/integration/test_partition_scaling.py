@@ -18,7 +18,8 @@ from harness.tidemark import EmbeddedKafka
 
 def test_partition_state_should_follow_partitions_through_scaling_and_a_kill(tmp_path):
     topic, partitions, total = "words", 12, 6000
-    cluster = EmbeddedKafka("debian", brokers=3, topics=(f"{topic}:{partitions}",))
+    cluster = EmbeddedKafka("debian", brokers=3, topics=(f"{topic}:{partitions}",),
+                            checkpoint_topic=True)
     live = {}
     try:
         for name in ("i0", "i1", "i2"):

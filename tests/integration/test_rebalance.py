@@ -80,4 +80,41 @@ def test_returning_partitions_should_resume_where_their_last_owner_committed(
     everything = seen["ca"] + seen.get("cb", [])
     assert len(everything) == 120, f"{len(everything) - 120} messages processed twice"
     assert len(set(everything)) == 120
-    assert any("partitions assigned" in l and "forgotten=0" not in l for l in a.log.lines)
+    assert any("dropped the stale copies" in l for l in a.log.lines)
+
+
+def test_partition_state_should_stay_when_partitions_move_between_members_behind_one_sidecar(
+        tmp_path):
+    """Two consumers of one group in one pod, behind one sidecar (no remote):
+    when the second joins, partitions move from the first to it without ever
+    leaving the sidecar, and their counts come along (then back, when it
+    leaves)."""
+    from harness.counter_app import App, partition_counts, produce, wait_for
+    from harness.tidemark import EmbeddedKafka, Sidecar
+
+    cluster = EmbeddedKafka("debian", brokers=3, topics=("words:6",))
+    sidecar = Sidecar(tmp_path / "pod", cluster.bootstrap,
+                      {"checkpoint.interval": "1s", "checkpoint.max_messages": "0"})
+    apps = []
+    try:
+        first = App(sidecar, "words", "first")
+        apps.append(first)
+        expected = produce(cluster.bootstrap, "words", 6, 600)
+        wait_for(lambda: first.committed == {p: 100 for p in range(6)}, 60, "the first member")
+        second = App(sidecar, "words", "second")
+        apps.append(second)
+        wait_for(lambda: second.assigned and second.assigned[-1], 60, "the second member's share")
+        more = produce(cluster.bootstrap, "words", 6, 600, start=600)
+        for p, c in more.items():
+            expected[p].update(c)
+        wait_for(lambda: {**first.committed, **second.committed} == {p: 200 for p in range(6)}
+                 and len(second.committed) > 0, 60, "both members to process everything")
+        second.stop()  # its partitions go back to the first member, still here
+        first.stop()
+        got = {p: partition_counts(sidecar, "words", p) for p in range(6)}
+        assert got == {p: dict(expected[p]) for p in range(6)}
+    finally:
+        for a in apps:
+            a.kill()
+        sidecar.stop()
+        cluster.stop()

@@ -10,13 +10,22 @@ import urllib.error
 import urllib.request
 
 import confluent_kafka as ck
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.tidemark import Sidecar
+from harness.tidemark import EmbeddedKafka, Sidecar
 
 TOPIC = "__tidemark_checkpoints"
 REMOTE = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0",
           "remote.mode": "async", "remote.kafka.timeout": "5s", "job.instance_id": "pod-0"}
+
+
+@pytest.fixture
+def cluster():
+    """The conftest's cluster, with the checkpoint topic made up front."""
+    c = EmbeddedKafka("debian", brokers=3, topics=("demo:6",), checkpoint_topic=True)
+    yield c
+    c.stop()
 
 
 def call(sidecar, method, path, body=None):

@@ -95,27 +95,6 @@ TEST(KeyRulesTest, ShouldAcceptPathLikeKeysAndRejectTraversalAndOddCharacters) {
 namespace tidemark::checkpoint {
 namespace {
 
-TEST(StateBookAssignmentTest, ShouldForgetOnlyTheGroupsPartitionsNoLongerAssigned) {
-  StateBook book(/*seal_immediately=*/false);
-  ASSERT_TRUE(book.put(scopedKey({"g", "t", 1}, "k"), "one", "", std::nullopt).isOk());
-  ASSERT_TRUE(book.put(scopedKey({"g", "t", 2}, "k"), "two", "", std::nullopt).isOk());
-  ASSERT_TRUE(book.put("instance", "i", "", std::nullopt).isOk());
-  book.seal({{{"g", "t", 1}, {10}}, {{"g", "t", 2}, {20}}, {{"other", "t", 2}, {5}}});
-  ASSERT_TRUE(book.put(scopedKey({"g", "t", 2}, "staged"), "s", "", std::nullopt).isOk());
-  const uint64_t seal = book.sealed().seal;
-
-  EXPECT_EQ(book.keepOnly("g", {{"t", {1}}}), 1u);
-  EXPECT_EQ(book.sealed().offsets.count({"g", "t", 1}), 1u);
-  EXPECT_EQ(book.sealed().offsets.count({"g", "t", 2}), 0u);
-  EXPECT_EQ(book.sealed().offsets.count({"other", "t", 2}), 1u);  // another group's
-  EXPECT_TRUE(book.get(scopedKey({"g", "t", 1}, "k"), View::kSealed));
-  EXPECT_FALSE(book.get(scopedKey({"g", "t", 2}, "k"), View::kSealed));
-  EXPECT_FALSE(book.get(scopedKey({"g", "t", 2}, "staged"), View::kStaged));
-  EXPECT_TRUE(book.get("instance", View::kSealed));
-  EXPECT_GT(book.sealed().seal, seal);
-  EXPECT_EQ(book.keepOnly("g", {{"t", {1}}}), 0u);  // nothing more to forget
-}
-
 TEST(StateBookAssignmentTest, ShouldStampOffsetsOfUnknownGenerationWithTheGroupsGeneration) {
   StateBook book(false);
   book.seal({{kP0, {10, -1, std::nullopt}}});

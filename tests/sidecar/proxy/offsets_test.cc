@@ -23,11 +23,12 @@ class FixedOffsets : public OffsetHooks {
   }
   void endTxn(const std::string&, bool, std::function<void(bool)>) override {}
   void memberSynced(const std::string&, const std::string&, int32_t) override {}
-  void assigned(const std::string&, const std::map<std::string, std::vector<int32_t>>&,
+  void assigned(const std::string&, const std::string&,
+                const std::map<std::string, std::vector<int32_t>>&,
                 std::function<void(bool)> ready) override {
     ready(true);
   }
-  void fenced(const std::string&, int32_t, int16_t) override {}
+  void fenced(const std::string&, const std::string&, int32_t, int16_t) override {}
   bool knowsMember(const std::string&, const std::string&) const override { return true; }
 };
 
