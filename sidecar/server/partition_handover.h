@@ -3,18 +3,25 @@
 // State that follows partitions, and fencing of stale owners (issue 5), on
 // the loop thread.
 //
-// The application's member holds each group's partitions in a generation
-// (its SyncGroup's). When a SyncGroup answer assigns it partitions it did not
-// hold, their newest checkpoints are read from the remote before the answer
-// goes on; one wins over what the book holds of the partition when its
-// generation is newer (a stale owner's never does), and is adopted: its
-// offset (stamped with the new generation, as it is held under that now) and
-// its partition-scoped state. Partitions that went are forgotten (they were
-// checkpointed before the rebalance: JoinGroup waits for that).
+// Ownership is per sidecar (checkpoint/group_ownership.h): the union of what
+// the application's members of a group hold through it. When a SyncGroup
+// answer assigns a member partitions that arrive from elsewhere (no member
+// here held them in the previous generation), the answer is held while their
+// newest checkpoints are read from the remote; one wins over what the book
+// holds of the partition when its generation is newer (a stale owner's never
+// does), and is adopted: its offset (stamped with the generation the member
+// now holds it in) and its partition-scoped state. Without a remote, what the
+// book holds of an arriving partition is dropped instead — it was processed
+// elsewhere since — so OffsetFetch answers what the cluster has (unless the
+// previous generation was not seen here, as after a restart: then the book's
+// copy, restored from this instance's own checkpoint, stays). Partitions that
+// go elsewhere stay in the book until they come back: they were checkpointed
+// before the rebalance (JoinGroup waits for that), and their next arrival
+// decides again.
 //
-// When the group coordinator calls the member stale, every partition of the
-// group is forgotten and the replicator stops writing the group's records of
-// that generation or older, until the member syncs again.
+// When the group coordinator calls a member stale, the member's partitions
+// are no longer its, its commits are refused until it syncs again, and the
+// replicator stops writing the group's records of that generation or older.
 
 #include <functional>
 #include <map>
@@ -33,7 +40,7 @@ namespace tidemark::server {
 class PartitionHandover {
  public:
   // `replicator` may be null (remote.mode off): nothing is loaded or fenced
-  // on the remote, only forgotten locally.
+  // on the remote; arriving partitions' stale copies are dropped.
   PartitionHandover(checkpoint::Coordinator& coordinator, checkpoint::Replicator* replicator,
                     metrics::Registry& metrics);
 
