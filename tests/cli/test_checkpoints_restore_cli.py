@@ -121,3 +121,72 @@ def test_restore_should_refuse_when_it_cannot_ask_the_cluster_about_the_group(ka
     assert "give --config or --bootstrap" in result.stderr
     assert run("restore", "latest", "--store", store, "--bootstrap", kafka.bootstrap).returncode == 0
     assert run("restore", 42, "--store", store, "--force").returncode == 1  # not retained
+
+
+def test_restore_should_win_over_newer_generations_on_the_remote(tmp_path):
+    """With a remote, the partition records another instance wrote in later
+    generations must not undo the rewind when the partitions are next
+    assigned: the job rewinds as a whole, as Flink's restore does."""
+    from harness.counter_app import SETTINGS, App, metric, partition_counts, produce, wait_for
+
+    cluster = EmbeddedKafka("debian", brokers=1, topics=("words:4",), checkpoint_topic=True)
+    manual = {**SETTINGS, "checkpoint.interval": "24h"}
+    apps, sidecars = [], []
+
+    def start(name):
+        sidecars.append(Sidecar(tmp_path / name, cluster.bootstrap,
+                                {**manual, "job.instance_id": name}))
+        return sidecars[-1]
+
+    def checkpoint_on_remote(sidecar):
+        uploads = metric(sidecar, "tidemark_remote_uploads_total")
+        status, raw = call(sidecar, "POST", "/v1/checkpoints")
+        assert status == 201, raw
+        wait_for(lambda: metric(sidecar, "tidemark_remote_uploads_total") > uploads, 30,
+                 "the checkpoint on the remote")
+        return json.loads(raw)["id"]
+
+    try:
+        a = start("pod-a")
+        first = App(a, "words", "first")
+        apps.append(first)
+        expected = produce(cluster.bootstrap, "words", 4, 400)
+        wait_for(lambda: first.committed == {p: 100 for p in range(4)}, 60, "the first batch")
+        rewind_to = checkpoint_on_remote(a)  # every partition, generation 1
+        b = start("pod-b")
+        second = App(b, "words", "second")  # a rebalance: half the partitions move to pod-b
+        apps.append(second)
+        wait_for(lambda: second.assigned and second.assigned[-1], 60, "the second instance")
+        more = produce(cluster.bootstrap, "words", 4, 400, start=400)
+        for p, c in more.items():
+            expected[p].update(c)
+        wait_for(lambda: {**first.committed, **second.committed} == {p: 200 for p in range(4)}
+                 and second.committed, 60, "the second batch")
+        checkpoint_on_remote(b)  # pod-b's partitions, generation 2, on the remote
+        for app in apps:
+            app.stop()
+        for s in sidecars:
+            assert s.terminate() == 0
+
+        # --force: the embedded cluster refuses memberless commits for every
+        # group it has seen members of, even once they all left (Kafka accepts
+        # them for an empty group), so the group's offsets there stay as they
+        # are; the sidecar answers OffsetFetch from the rewound store anyway.
+        result = run("restore", rewind_to, "--config", a.config_path, "--force")
+        assert result.returncode == 0, result.stderr
+        a = start("pod-a")
+        again = App(a, "words", "again")
+        apps.append(again)
+        # Every partition resumes from the rewound offsets, pod-b's former ones
+        # too: the second batch is processed again, against the rewound
+        # counts, and they end exact.
+        wait_for(lambda: again.committed == {p: 200 for p in range(4)}, 60,
+                 "the second batch processed again on every partition")
+        assert {p: partition_counts(a, "words", p) for p in range(4)} == \
+            {p: dict(expected[p]) for p in range(4)}
+    finally:
+        for app in apps:
+            app.kill()
+        for s in sidecars:
+            s.stop()
+        cluster.stop()
