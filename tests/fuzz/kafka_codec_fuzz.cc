@@ -15,19 +15,15 @@
 #include "sidecar/base/log.h"
 #include "sidecar/proxy/request_peek.h"
 #include "sidecar/proxy/rewriter.h"
+#include "tests/fuzz/fuzz_input.h"
 
 using namespace tidemark;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool kQuiet = [] {
-    log::setSink([](std::string_view) {});  // broker discoveries would flood the output
-    return true;
-  }();
-  (void)kQuiet;
+  fuzz::silenceLogs();
   if (size < 3) return 0;
-  const kafka::ApiInfo& api = kafka::kApis[data[0] % std::size(kafka::kApis)];
-  const int16_t version = static_cast<int16_t>(
-      api.min_version + data[1] % (api.max_version - api.min_version + 1));
+  const kafka::ApiInfo& api = fuzz::apiOf(data[0]);
+  const int16_t version = fuzz::versionOf(api, data[1]);
   const bool request = (data[2] & 1) != 0;
   const std::string_view body(reinterpret_cast<const char*>(data + 3), size - 3);
 
