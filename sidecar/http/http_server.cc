@@ -1,5 +1,7 @@
 #include "sidecar/http/http_server.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstring>
 
@@ -62,20 +64,11 @@ std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space
 }
 
 std::string jsonEscape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out.append(buf);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
+  // nlohmann's encoder; bytes that are not UTF-8 (request bytes quoted back
+  // in a message) become U+FFFD, so the answer is always valid JSON.
+  const std::string quoted = nlohmann::json(std::string(s)).dump(
+      -1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 Response Response::json(int status, std::string body) {

@@ -246,3 +246,11 @@ def test_should_refuse_a_remote_address_without_a_token(tmp_path):
     r = subprocess.run([binary(), "config", "check", str(config)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_should_answer_valid_utf8_json_when_an_error_quotes_bytes_that_are_not_utf8(conn):
+    conn.send(request("GET", "/v1/checkpoints/%FF"))
+    status, _, body = conn.answer()
+    assert status == 404
+    body.decode("utf-8")  # strict: no raw 0xFF byte quoted back
+    assert "\ufffd" in json.loads(body)["error"]["message"]
