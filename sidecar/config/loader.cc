@@ -166,6 +166,23 @@ StatusOr<Config> finish(Config config, const std::vector<Override>& overrides,
   return config;
 }
 
+// Errors are one line (loader.h), even when they quote a value or a --set
+// path that holds line breaks: those are written as \n and \r.
+StatusOr<Config> oneLine(StatusOr<Config> result) {
+  if (result.isOk()) return result;
+  std::string message;
+  for (char c : result.status().message()) {
+    if (c == '\n') {
+      message += "\\n";
+    } else if (c == '\r') {
+      message += "\\r";
+    } else {
+      message += c;
+    }
+  }
+  return Status(result.status().code(), std::move(message));
+}
+
 }  // namespace
 
 StatusOr<Override> parseOverride(std::string_view arg) {
@@ -183,8 +200,9 @@ Config defaults() {
   return config;
 }
 
-StatusOr<Config> loadYaml(std::string_view yaml, std::string_view source,
-                          const std::vector<Override>& overrides) {
+namespace {
+StatusOr<Config> loadYamlText(std::string_view yaml, std::string_view source,
+                              const std::vector<Override>& overrides) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -202,6 +220,12 @@ StatusOr<Config> loadYaml(std::string_view yaml, std::string_view source,
   TM_RETURN_IF_ERROR(applyMessage(&config, root, "", source));
   return finish(std::move(config), overrides, source);
 }
+}  // namespace
+
+StatusOr<Config> loadYaml(std::string_view yaml, std::string_view source,
+                          const std::vector<Override>& overrides) {
+  return oneLine(loadYamlText(yaml, source, overrides));
+}
 
 StatusOr<Config> loadFile(const std::string& path, const std::vector<Override>& overrides) {
   std::ifstream in(path, std::ios::binary);
@@ -215,7 +239,7 @@ StatusOr<Config> loadFile(const std::string& path, const std::vector<Override>& 
 }
 
 StatusOr<Config> loadOverrides(const std::vector<Override>& overrides) {
-  return finish(defaults(), overrides, "--set");
+  return oneLine(finish(defaults(), overrides, "--set"));
 }
 
 Status validate(const Config& config, std::string_view source) {

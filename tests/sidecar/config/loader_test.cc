@@ -47,6 +47,16 @@ TEST(ConfigSchemaTest, ShouldHaveARuleOnEveryField) {
   expectEveryFieldHasARule(Config::descriptor());
 }
 
+TEST(ConfigLoaderTest, ShouldKeepAnErrorOnOneLineWhenItQuotesLineBreaks) {
+  auto yaml = loadYaml("proxy: \"a\\nb\"\n", "t.yaml", {});
+  ASSERT_FALSE(yaml.isOk());
+  EXPECT_EQ(yaml.status().message().find('\n'), std::string::npos) << yaml.status().message();
+  auto set = loadOverrides({{"proxy.li\nsten", "x"}});
+  ASSERT_FALSE(set.isOk());
+  EXPECT_EQ(set.status().message().find('\n'), std::string::npos) << set.status().message();
+  EXPECT_NE(set.status().message().find("li\\nsten"), std::string::npos);
+}
+
 TEST(ConfigLoaderTest, ShouldAcceptTheCanonicalShape) {
   auto c = loadYaml(kCanonical, "canonical.yaml");
   ASSERT_TRUE(c.isOk()) << c.status().message();
