@@ -7,11 +7,12 @@ import json
 import subprocess
 import threading
 import time
-import urllib.request
 
 import confluent_kafka as ck
 import pytest
 
+from harness.api import call, metric, wait_for
+from harness.counter_app import SETTINGS, App, partition_counts, produce
 from harness.tidemark import EmbeddedKafka, Sidecar, binary, committed_offsets
 
 MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
@@ -20,16 +21,6 @@ MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
 def run(*args, timeout=60):
     return subprocess.run([binary(), "checkpoints", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout)
-
-
-def call(sidecar, method, path, body=None):
-    req = urllib.request.Request(sidecar.url(path), data=body.encode() if body else None,
-                                 method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def checkpoint_with(sidecar, value, offset, group):
@@ -127,8 +118,6 @@ def test_restore_should_win_over_newer_generations_on_the_remote(tmp_path):
     """With a remote, the partition records another instance wrote in later
     generations must not undo the rewind when the partitions are next
     assigned: the job rewinds as a whole, as Flink's restore does."""
-    from harness.counter_app import SETTINGS, App, metric, partition_counts, produce, wait_for
-
     cluster = EmbeddedKafka("debian", brokers=1, topics=("words:4",), checkpoint_topic=True)
     manual = {**SETTINGS, "checkpoint.interval": "24h"}
     apps, sidecars = [], []

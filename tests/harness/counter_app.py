@@ -12,12 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import confluent_kafka as ck
-from prometheus_client.parser import text_string_to_metric_families
-
+from harness.api import call
 from harness.tidemark import Sidecar
 
 APP = pathlib.Path(__file__).resolve().parents[1] / "integration" / "apps" / "partition_counter.py"
@@ -67,33 +64,6 @@ class App:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-def call(sidecar, method, path, body=None):
-    data = body.encode() if isinstance(body, str) else body
-    req = urllib.request.Request(sidecar.url(path), data=data, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def metric(sidecar, name):
-    _, raw = call(sidecar, "GET", "/metrics")
-    total = 0
-    for family in text_string_to_metric_families(raw.decode()):
-        for s in family.samples:
-            if s.name == name:
-                total += s.value
-    return total
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def partition_counts(sidecar, topic, partition):

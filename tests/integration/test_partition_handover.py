@@ -8,8 +8,8 @@ zombie's write."""
 import json
 import signal
 
-from harness.counter_app import (GROUP, Instance, call, metric, partition_counts, produce,
-                                 wait_for)
+from harness.api import call, metric, wait_for
+from harness.counter_app import GROUP, Instance, partition_counts, produce
 from harness.tidemark import EmbeddedKafka
 
 

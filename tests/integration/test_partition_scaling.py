@@ -12,7 +12,8 @@ confluent-kafka consumer (GET on assignment, PUT + commit after each batch)."""
 import threading
 import time
 
-from harness.counter_app import Instance, metric, partition_counts, produce, wait_for
+from harness.api import metric, wait_for
+from harness.counter_app import Instance, partition_counts, produce
 from harness.tidemark import EmbeddedKafka
 
 

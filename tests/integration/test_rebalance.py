@@ -7,6 +7,11 @@ import time
 
 import confluent_kafka as ck
 
+from harness.api import wait_for
+from harness import counter_app
+from harness.counter_app import App, partition_counts
+from harness.tidemark import EmbeddedKafka, Sidecar
+
 
 # Sync mode: each commit reaches the cluster as soon as it is durable. (In
 # checkpoint mode commits reach it at the next checkpoint, and the one a
@@ -89,9 +94,6 @@ def test_partition_state_should_stay_when_partitions_move_between_members_behind
     when the second joins, partitions move from the first to it without ever
     leaving the sidecar, and their counts come along (then back, when it
     leaves)."""
-    from harness.counter_app import App, partition_counts, produce, wait_for
-    from harness.tidemark import EmbeddedKafka, Sidecar
-
     cluster = EmbeddedKafka("debian", brokers=3, topics=("words:6",))
     sidecar = Sidecar(tmp_path / "pod", cluster.bootstrap,
                       {"checkpoint.interval": "1s", "checkpoint.max_messages": "0"})
@@ -99,12 +101,12 @@ def test_partition_state_should_stay_when_partitions_move_between_members_behind
     try:
         first = App(sidecar, "words", "first")
         apps.append(first)
-        expected = produce(cluster.bootstrap, "words", 6, 600)
+        expected = counter_app.produce(cluster.bootstrap, "words", 6, 600)
         wait_for(lambda: first.committed == {p: 100 for p in range(6)}, 60, "the first member")
         second = App(sidecar, "words", "second")
         apps.append(second)
         wait_for(lambda: second.assigned and second.assigned[-1], 60, "the second member's share")
-        more = produce(cluster.bootstrap, "words", 6, 600, start=600)
+        more = counter_app.produce(cluster.bootstrap, "words", 6, 600, start=600)
         for p, c in more.items():
             expected[p].update(c)
         wait_for(lambda: {**first.committed, **second.committed} == {p: 200 for p in range(6)}

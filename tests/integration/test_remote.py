@@ -6,13 +6,11 @@ are deleted; records the sidecar does not understand are skipped."""
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 import confluent_kafka as ck
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from harness.api import call, metric, wait_for
 from harness.tidemark import EmbeddedKafka, Sidecar
 
 TOPIC = "__tidemark_checkpoints"
@@ -26,32 +24,6 @@ def cluster():
     c = EmbeddedKafka("debian", brokers=3, topics=("demo:6",), checkpoint_topic=True)
     yield c
     c.stop()
-
-
-def call(sidecar, method, path, body=None):
-    data = body.encode() if isinstance(body, str) else body
-    req = urllib.request.Request(sidecar.url(path), data=data, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def metric(sidecar, name):
-    _, raw = call(sidecar, "GET", "/metrics")
-    for family in text_string_to_metric_families(raw.decode()):
-        for s in family.samples:
-            if s.name == name:
-                return s.value
-    return None
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def checkpoint(sidecar, value, offset):
