@@ -117,10 +117,7 @@ Status Coordinator::restore() {
   uint64_t bytes = 0;
   if (latest) {
     for (const auto& o : latest->offsets()) {
-      CommittedOffset c{o.offset(), o.leader_epoch(),
-                        o.has_metadata() ? std::optional<std::string>(o.metadata()) : std::nullopt,
-                        o.has_generation() ? o.generation() : -1};
-      view.offsets[{o.key().group(), o.key().topic(), o.key().partition()}] = c;
+      view.offsets[{o.key().group(), o.key().topic(), o.key().partition()}] = committedOffset(o);
     }
     for (const auto& ref : latest->state()) {
       TM_ASSIGN_OR_RETURN(std::string data, store_->readBlob(ref.sha256()));

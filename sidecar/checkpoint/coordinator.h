@@ -84,7 +84,6 @@ class Coordinator {
   StateBook& book() { return book_; }
   bool restored() const { return restored_; }
   const CoordinatorStats& stats() const { return stats_; }
-  uint64_t writerEpoch() const { return writer_epoch_; }
   // Retained checkpoints, newest first.
   const std::vector<store::Manifest>& retained() const { return retained_; }
 

@@ -157,6 +157,12 @@ uint64_t StateBook::seal(const std::map<PartitionId, CommittedOffset>& offsets) 
   return processed;
 }
 
+CommittedOffset committedOffset(const store::v1::PartitionOffset& o) {
+  return {o.offset(), o.leader_epoch(),
+          o.has_metadata() ? std::optional<std::string>(o.metadata()) : std::nullopt,
+          o.has_generation() ? o.generation() : -1};
+}
+
 int32_t StateBook::generation(const std::string& group) const {
   auto it = generations_.find(group);
   return it == generations_.end() ? -1 : it->second;

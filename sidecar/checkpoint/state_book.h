@@ -43,6 +43,9 @@ struct CommittedOffset {
   }
 };
 
+// A checkpoint's record of a committed offset, as the book holds it.
+CommittedOffset committedOffset(const store::v1::PartitionOffset& o);
+
 using Blob = std::shared_ptr<const std::string>;
 
 struct StateEntry {

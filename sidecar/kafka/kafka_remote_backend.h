@@ -52,8 +52,6 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   StatusOr<std::map<store::GroupPartition, store::PartitionSnapshot>> readPartitions(
       const std::set<store::GroupPartition>& wanted) override;
   uint64_t lastUploadBytes() const override { return last_upload_bytes_; }
-  // Bytes consumed by the last readPartitions().
-  uint64_t lastReadBytes() const { return last_read_bytes_; }
 
  private:
   explicit KafkaRemoteBackend(KafkaRemoteOptions options) : options_(std::move(options)) {}
@@ -77,7 +75,6 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   rd_kafka_s* producer_ = nullptr;
   bool topic_checked_ = false;
   uint64_t last_upload_bytes_ = 0;
-  uint64_t last_read_bytes_ = 0;
   // What was last sent per partition, id and time left out: an unchanged
   // partition is not sent again.
   std::map<store::GroupPartition, std::string> sent_partitions_;

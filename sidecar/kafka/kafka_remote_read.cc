@@ -294,7 +294,6 @@ KafkaRemoteBackend::readPartitions(const std::set<store::GroupPartition>& wanted
       snap.blobs[ref.sha256()] = blob->second;
     }
   }
-  last_read_bytes_ = bytes;
   return out;
 }
 

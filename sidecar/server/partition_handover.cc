@@ -55,9 +55,8 @@ void PartitionHandover::assigned(const std::string& group, const std::string& me
   std::set<store::GroupPartition> wanted;
   for (const auto& id : arrivals.partitions) wanted.insert({id.group, id.topic, id.partition});
   replicator_->loadPartitions(
-      std::move(wanted),
-      [this, alive = std::weak_ptr<bool>(alive_), group, started,
-       ready = std::move(ready)](checkpoint::Replicator::Loaded loaded) mutable {
+      std::move(wanted), [this, alive = std::weak_ptr<bool>(alive_), group, started,
+                          ready = std::move(ready)](checkpoint::Replicator::Loaded loaded) mutable {
         if (alive.expired()) return;
         metrics_
             .histogram("tidemark_partition_load_duration_seconds",
@@ -99,11 +98,9 @@ void PartitionHandover::adopt(const std::string& group,
     if (book.holds(id) && snap.record.generation() <= local_generation) continue;
     std::optional<CommittedOffset> offset;
     if (snap.record.has_offset()) {
-      const auto& o = snap.record.offset();
-      offset = CommittedOffset{
-          o.offset(), o.leader_epoch(),
-          o.has_metadata() ? std::optional<std::string>(o.metadata()) : std::nullopt,
-          std::max(generation, snap.record.generation())};
+      offset = checkpoint::committedOffset(snap.record.offset());
+      // Held in this generation now.
+      offset->generation = std::max(generation, snap.record.generation());
     }
     std::map<std::string, StateEntry> state;
     for (const auto& ref : snap.record.state()) {
