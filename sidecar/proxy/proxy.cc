@@ -81,7 +81,7 @@ void Proxy::accept(int fd, std::string peer, std::optional<int32_t> node_id) {
   }
   SessionOptions options{max_frame_bytes_, tls_.get(),
                          node_id ? "broker-" + std::to_string(*node_id) : "bootstrap",
-                         offset_hooks_, metrics_.get()};
+                         offset_hooks_, metrics_.get(), watermark_sink_};
   auto session = std::make_unique<Session>(loop_, dns_.base(), fd, std::move(peer), *target,
                                            std::move(options), RewriteContext{brokers_, topics_},
                                            [this](Session* s) {

@@ -31,6 +31,8 @@ class Proxy {
 
   // Checkpointing for every later connection (nullptr: offsets pass through).
   void setOffsetHooks(OffsetHooks* hooks) { offset_hooks_ = hooks; }
+  // Where the high watermarks in Fetch answers go (the lag metrics). Call before start().
+  void setWatermarkSink(WatermarkSink* sink) { watermark_sink_ = sink; }
   // Publishes the proxy's counters in `registry`. Call before start().
   void setMetrics(metrics::Registry& registry) {
     metrics_ = std::make_unique<ProxyMetrics>(registry);
@@ -76,6 +78,7 @@ class Proxy {
   std::unique_ptr<ProxyMetrics> metrics_;  // before the sessions that use it
   std::map<Session*, std::unique_ptr<Session>> sessions_;
   OffsetHooks* offset_hooks_ = nullptr;
+  WatermarkSink* watermark_sink_ = nullptr;
 };
 
 }  // namespace tidemark::proxy

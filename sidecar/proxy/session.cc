@@ -15,6 +15,9 @@ using kafka::kLengthPrefixBytes;
 using kafka::kRequestPrefixBytes;
 
 constexpr int16_t kProduceKey = 0;
+constexpr int16_t kFetchKey = 1;
+// The most bytes shown to the Fetch tap at a time: partition headers are small.
+constexpr size_t kTapPeekBytes = 256;
 // Produce's acks sits after the header and transactional_id: both short strings.
 constexpr size_t kMaxProducePeek = 2 * 32768 + 64;
 constexpr size_t kTypicalProducePeek = 512;
@@ -384,12 +387,15 @@ bool Session::pumpResponses() {
     const size_t avail = upstream_->inputSize();
     if (response_left_ > 0) {
       if (avail == 0) break;
-      const size_t n = std::min(avail, response_left_);
+      size_t n = std::min(avail, response_left_);
+      if (fetch_tap_ != nullptr) n = tapFetch(n);
       upstream_->moveTo(*client_, n);
       if (options_.metrics != nullptr) options_.metrics->toClient(n);
       response_left_ -= n;
       upstream_->expectBytes(response_left_);
       if (response_left_ == 0) {
+        if (fetch_tap_ != nullptr) reportWatermarks(*fetch_tap_);
+        fetch_tap_.reset();
         inflight_.pop_front();
         flushAnswered();
       }
@@ -419,6 +425,9 @@ bool Session::pumpResponses() {
     if (!entry->internal && !inflight_.empty() && inflight_.front() == entry && !inspect) {
       upstream_order_.pop_front();
       response_left_ = frame;  // stream it through as it arrives
+      if (entry->api_key == kFetchKey && options_.watermarks != nullptr) {
+        fetch_tap_ = std::make_unique<FetchWatermarkTap>(entry->api_version);
+      }
       continue;
     }
     if (avail < frame) break;
@@ -453,6 +462,11 @@ void Session::noteStaleMember(const InFlight& entry, std::string_view body) {
 
 bool Session::finishBufferedResponse(InFlight& entry, uint32_t length) {
   std::string frame = upstream_->take(kLengthPrefixBytes + length);
+  if (entry.api_key == kFetchKey && options_.watermarks != nullptr) {
+    FetchWatermarkTap tap(entry.api_version);
+    tap.feed(frame);
+    reportWatermarks(tap);
+  }
   const bool offset_fetch = options_.offsets != nullptr && entry.api_key == kOffsetFetchKey;
   if (inspects(entry)) {
     std::string_view rest = std::string_view(frame).substr(kLengthPrefixBytes);
@@ -574,6 +588,30 @@ void Session::finish(const std::string& reason) {
   if (client_) client_->close();
   if (upstream_) upstream_->close();
   if (on_closed_) on_closed_(this);
+}
+
+size_t Session::tapFetch(size_t n) {
+  FetchWatermarkTap& tap = *fetch_tap_;
+  if (!tap.stopped().empty()) return n;
+  if (tap.skippable() > 0) {
+    n = std::min(n, tap.skippable());
+    tap.skip(n);
+    return n;
+  }
+  char head[kTapPeekBytes];
+  n = std::min(n, sizeof(head));
+  upstream_->peek(head, n);
+  tap.feed({head, n});
+  return n;
+}
+
+void Session::reportWatermarks(const FetchWatermarkTap& tap) {
+  for (const auto& mark : tap.watermarks()) {
+    std::optional<std::string> topic = mark.topic;
+    if (topic->empty()) topic = ctx_.topics.name(mark.topic_id);  // v13+: by id
+    if (!topic || topic->empty()) continue;
+    options_.watermarks->observed(*topic, mark.partition, mark.high_watermark);
+  }
 }
 
 }  // namespace tidemark::proxy

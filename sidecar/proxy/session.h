@@ -8,7 +8,9 @@
 // acks=0, which gets no response). Responses flow back in request order; those
 // that can carry broker addresses or versions (see rewriter.h) are buffered
 // whole, decoded, rewritten and re-encoded; all others stream through as they
-// arrive, chunks moved between buffers without copying.
+// arrive, chunks moved between buffers without copying. Fetch answers are
+// read in passing for their high watermarks (fetch_watermarks.h): only the
+// partition headers are copied, never the records.
 //
 // Every request that expects an answer has an entry in a FIFO. An entry is
 // answered by upstream or by the sidecar itself (local answers); the client
@@ -32,6 +34,7 @@
 
 #include "protocol/kafka/header.h"
 #include "sidecar/event/tcp_stream.h"
+#include "sidecar/proxy/fetch_watermarks.h"
 #include "sidecar/proxy/offset_hooks.h"
 #include "sidecar/proxy/proxy_metrics.h"
 #include "sidecar/proxy/rewriter.h"
@@ -42,8 +45,9 @@ struct SessionOptions {
   size_t max_frame_bytes = 100 << 20;
   const event::TlsContext* upstream_tls = nullptr;  // TLS to upstream, when set
   std::string listener;                             // "bootstrap" or "broker-N", for logs
-  OffsetHooks* offsets = nullptr;   // checkpointing; nullptr: offsets pass through untouched
-  ProxyMetrics* metrics = nullptr;  // counters; nullptr: none
+  OffsetHooks* offsets = nullptr;       // checkpointing; nullptr: offsets pass through untouched
+  ProxyMetrics* metrics = nullptr;      // counters; nullptr: none
+  WatermarkSink* watermarks = nullptr;  // Fetch answers' high watermarks; nullptr: not read
 };
 
 class Session {
@@ -106,6 +110,10 @@ class Session {
   void runIdleActions();
   void flushAnswered();
   void applyBackpressure();
+  // How many of the next `n` bytes of the streamed Fetch answer to move now,
+  // showing the tap the ones it needs to see.
+  size_t tapFetch(size_t n);
+  void reportWatermarks(const FetchWatermarkTap& tap);
 
   void fail(const std::string& what, int16_t api_key = -1, int16_t api_version = -1);
   void finish(const std::string& reason);
@@ -125,6 +133,7 @@ class Session {
   int32_t next_internal_id_ = 0x7e000000;
   size_t request_left_ = 0;   // bytes of the current request still to forward
   size_t response_left_ = 0;  // bytes of the current streamed response still to forward
+  std::unique_ptr<FetchWatermarkTap> fetch_tap_;  // reading the streamed Fetch answer
   bool done_ = false;
 };
 

@@ -103,6 +103,19 @@ Status Sidecar::start() {
     TM_ASSIGN_OR_RETURN(token_, http::TokenFile::open(loop_, config_.http().token_file()));
     http_.requireToken(token_.get());
   }
+  {
+    auto reader = kafka::WatermarkReader::create(config_.proxy().upstream().bootstrap_servers(),
+                                                 upstreamTls());
+    if (!reader.isOk()) {
+      TM_LOG(Warn, "offsets", "lag of partitions the application does not fetch is not reported")
+          .kv("error", reader.status().toString());
+    }
+    lag_monitor_ = std::make_unique<LagMonitor>(
+        loop_, *coordinator_, metrics_, reader.isOk() ? std::move(reader).value() : nullptr,
+        [this](const checkpoint::PartitionId& id) { return handover_->owns(id); });
+    proxy_.setWatermarkSink(lag_monitor_.get());
+    lag_monitor_->start();
+  }
   TM_RETURN_IF_ERROR(proxy_.start());
   openBrokerListeners();
   std::vector<config::HostPort> upstream;
@@ -112,18 +125,6 @@ Status Sidecar::start() {
   }
   upstream_probe_ = std::make_unique<UpstreamProbe>(loop_, std::move(upstream));
   upstream_probe_->start();
-  {
-    auto reader = kafka::WatermarkReader::create(config_.proxy().upstream().bootstrap_servers(),
-                                                 upstreamTls());
-    if (reader.isOk()) {
-      lag_monitor_ = std::make_unique<LagMonitor>(
-          loop_, *coordinator_, metrics_, std::move(reader).value(),
-          [this](const checkpoint::PartitionId& id) { return handover_->owns(id); });
-      lag_monitor_->start();
-    } else {
-      TM_LOG(Warn, "offsets", "no lag metrics").kv("error", reader.status().toString());
-    }
-  }
   TM_ASSIGN_OR_RETURN(config::HostPort http_addr, config::parseHostPort(config_.http().listen()));
   TM_RETURN_IF_ERROR(http_.start(http_addr, config_.http().max_request_bytes()));
   return Status::ok();

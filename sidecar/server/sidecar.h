@@ -65,9 +65,9 @@ class Sidecar {
   std::unique_ptr<kafka::GroupCommitter> group_committer_;  // offsets marked over HTTP
   std::unique_ptr<PartitionHandover> handover_;
   std::unique_ptr<OffsetHooksAdapter> offset_hooks_;
-  proxy::Proxy proxy_;  // after the hooks it uses: destroyed first
+  std::unique_ptr<LagMonitor> lag_monitor_;  // the proxy's watermark sink
+  proxy::Proxy proxy_;                       // after the hooks and sink it uses: destroyed first
   std::unique_ptr<UpstreamProbe> upstream_probe_;
-  std::unique_ptr<LagMonitor> lag_monitor_;
   bool shutting_down_ = false;
   std::unique_ptr<event::Timer> drain_poll_;
 };

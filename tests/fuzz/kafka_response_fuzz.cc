@@ -8,7 +8,8 @@
 // Drives: the response header; the codec (decode, re-encode, decodePrefix);
 // the proxy's rewriting (rewriteResponse: broker addresses, ApiVersions
 // clamping; rewriteOffsetFetch: sealed offsets) and inspection
-// (staleMemberError, commitErrors, decodeSyncGroupAssignment).
+// (staleMemberError, commitErrors, decodeSyncGroupAssignment, the Fetch
+// watermark tap).
 // Checks, besides no crash and no sanitizer report:
 // - the codec is stable: what it writes it reads back and writes identically;
 // - a body the codec decodes strictly, the proxy's lenient readers decode too;
@@ -16,7 +17,9 @@
 // - a rewritten answer decodes again, names no broker address but the
 //   sidecar's own (advertised host), and rewriting it again changes nothing;
 // - a rewritten OffsetFetch answer carries the sealed offset of every
-//   partition the checkpoint side knows, with no error.
+//   partition the checkpoint side knows, with no error;
+// - the Fetch watermark tap reads the same however the frame is cut, and on
+//   an answer the codec decodes, exactly the decoder's watermarks.
 
 #include <cstdint>
 #include <cstdlib>
@@ -30,6 +33,7 @@
 #include "protocol/kafka/header.h"
 #include "protocol/kafka/messages.h"
 #include "sidecar/base/log.h"
+#include "sidecar/proxy/fetch_watermarks.h"
 #include "sidecar/proxy/lenient.h"
 #include "sidecar/proxy/offsets.h"
 #include "sidecar/proxy/rewriter.h"
@@ -181,6 +185,51 @@ void offsetFetch(int16_t version, std::string_view body, bool strict_ok, int kno
 
 }  // namespace
 
+// The tap as the session streams a frame (record bytes skipped, the rest fed
+// in pieces of `piece`), against the tap fed whole and against the decoder.
+void fetchWatermarks(int16_t version, std::string_view frame, std::string_view body, bool strict_ok,
+                     size_t piece) {
+  std::string whole(4, '\0');
+  kafka::storeInt32(whole.data(), static_cast<int32_t>(frame.size()));
+  whole.append(frame);
+  proxy::FetchWatermarkTap at_once(version);
+  at_once.feed(whole);
+  proxy::FetchWatermarkTap streamed(version);
+  for (std::string_view rest = whole; !rest.empty();) {
+    size_t n = std::min(rest.size(), piece);
+    if (streamed.skippable() > 0) {
+      n = std::min(n, streamed.skippable());
+      streamed.skip(n);
+    } else {
+      streamed.feed(rest.substr(0, n));
+    }
+    rest.remove_prefix(n);
+  }
+  check(at_once.complete() == streamed.complete());
+  check(at_once.watermarks() == streamed.watermarks());
+  if (!strict_ok) return;
+  kafka::FetchResponse decoded;
+  check(decoded.parse(body, version).isOk());
+  std::vector<proxy::FetchWatermark> expected;
+  for (const auto& t : decoded.responses) {
+    for (const auto& p : t.partitions) {
+      if (p.error_code != 0) continue;
+      proxy::FetchWatermark w;
+      if (version >= 13) {
+        w.topic_id = t.topic_id;
+      } else {
+        w.topic = t.topic;
+      }
+      w.partition = p.partition_index;
+      w.high_watermark = p.high_watermark;
+      expected.push_back(w);
+    }
+  }
+  // A header over the tap's limit is the one answer it may give up on.
+  if (at_once.stopped().find("longer than") != std::string::npos) return;
+  check(at_once.complete() && at_once.watermarks() == expected);
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::silenceLogs();
   if (size < 3) return 0;
@@ -266,6 +315,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     }
+    case kFetch:
+      fetchWatermarks(version, frame, body, strict_ok, 1 + known * 7);
+      break;
     default:
       break;
   }

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from harness.tidemark import client_env
 
 MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
+LAG_PERIOD_S = 5  # server/lag_monitor.h kPeriod
 
 
 def call(sidecar, method, path, body=None):
@@ -132,3 +133,100 @@ def test_metrics_should_show_each_partitions_committed_offset_high_watermark_and
     assert lag == 18
     assert types["tidemark_partition_lag"] == "gauge"
     assert types["tidemark_processed_messages"] == "counter"
+
+
+# A consumer that reads `count` messages of one partition through the proxy,
+# commits after the last, prints "committed", then keeps fetching (committing
+# nothing more) until its stdin closes.
+FETCHING_CONSUMER = """
+import confluent_kafka as ck, select, sys
+proxy, group, partition, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+c = ck.Consumer({"bootstrap.servers": proxy, "group.id": group, "enable.auto.commit": False,
+                 "fetch.wait.max.ms": 100})
+c.assign([ck.TopicPartition("demo", partition, 0)])
+got = 0
+while True:
+    m = c.poll(0.2)
+    if m is not None and not m.error():
+        got += 1
+        if got == count:
+            c.commit(message=m, asynchronous=False)
+            print("committed", flush=True)
+    if select.select([sys.stdin], [], [], 0)[0] and not sys.stdin.read(1):
+        break
+c.close()
+"""
+
+
+def produce_direct(cluster, partition, count):
+    import confluent_kafka as ck
+    p = ck.Producer({"bootstrap.servers": cluster.bootstrap})
+    for i in range(count):
+        p.produce("demo", value=str(i).encode(), partition=partition)
+    assert p.flush(30) == 0
+
+
+def lag_samples(sidecar, group, partition):
+    samples, _ = scrape(sidecar)
+    labels = frozenset({"group": group, "topic": "demo", "partition": str(partition)}.items())
+    high = frozenset({"topic": "demo", "partition": str(partition)}.items())
+
+    def updates(source):
+        return samples.get(("tidemark_partition_watermark_updates_total",
+                            frozenset({("source", source)})), 0)
+    return (samples.get(("tidemark_partition_high_watermark", high)),
+            samples.get(("tidemark_partition_lag", labels)), updates("fetch"), updates("cluster"))
+
+
+# The high watermark comes from the Fetch answers the application is already
+# getting (streamed through in the Debian generation, Fetch v11; buffered and
+# by topic id in the modern one, Fetch v16), not from asking the cluster.
+def test_lag_should_come_from_the_applications_fetch_answers_while_it_fetches(
+        kafka, generation, sidecar_factory):
+    import time
+    sidecar = sidecar_factory(kafka, MANUAL)
+    produce_direct(kafka, 1, 40)
+    app = subprocess.Popen(["/usr/bin/python3", "-c", FETCHING_CONSUMER, sidecar.fields["proxy"],
+                            "fetching", "1", "10"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True, env=client_env(generation))
+    try:
+        assert app.stdout.readline().strip() == "committed"
+        produce_direct(kafka, 1, 25)  # the app fetches these too, but commits nothing more
+        deadline = time.time() + 30
+        while True:
+            high, lag, _, _ = lag_samples(sidecar, "fetching", 1)
+            if (high, lag) == (65, 55) or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert (high, lag) == (65, 55)
+        _, _, fetch_before, cluster_before = lag_samples(sidecar, "fetching", 1)
+        time.sleep(LAG_PERIOD_S + 1)  # at least one more look by the monitor
+        _, _, fetch_after, cluster_after = lag_samples(sidecar, "fetching", 1)
+        assert fetch_after > fetch_before
+        assert cluster_after == cluster_before
+    finally:
+        app.stdin.close()
+        app.wait(timeout=30)
+
+
+# Lag matters most when the application stops fetching: the cluster is asked.
+def test_lag_should_be_asked_of_the_cluster_once_the_application_stops_fetching(
+        cluster, sidecar_factory):
+    import time
+    sidecar = sidecar_factory(cluster, MANUAL)
+    produce_direct(cluster, 3, 20)
+    app = subprocess.Popen(["/usr/bin/python3", "-c", FETCHING_CONSUMER, sidecar.fields["proxy"],
+                            "stopping", "3", "5"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True, env=client_env("debian"))
+    assert app.stdout.readline().strip() == "committed"
+    app.stdin.close()
+    app.wait(timeout=30)
+    produce_direct(cluster, 3, 30)  # no one fetches these
+    deadline = time.time() + 45
+    while True:
+        high, lag, _, from_cluster = lag_samples(sidecar, "stopping", 3)
+        if (high, lag) == (50, 45) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert (high, lag) == (50, 45)
+    assert from_cluster > 0
