@@ -222,6 +222,8 @@ void Replicator::kick() {
       },
       [this](std::shared_ptr<Pending> p) {
         outbox_depth_ = p->depth;
+        outbox_bytes_ = 0;
+        for (const auto& [hash, data] : p->data) outbox_bytes_ += data.size();
         if (!p->status.isOk()) return uploaded(p, p->status, 0);
         if (!p->manifest) {
           in_flight_ = false;
@@ -276,6 +278,7 @@ void Replicator::uploaded(std::shared_ptr<Pending> p, Status s, double secs) {
           return scheduleRetry();
         }
         consecutive_failures_ = 0;
+        outbox_bytes_ = 0;
         replicated_id_ = std::max(replicated_id_, m.id());
         last_success_unix_ = unixSeconds();
         if (uploads_ != nullptr) {
@@ -330,6 +333,10 @@ void Replicator::setMetrics(metrics::Registry& registry) {
   registry.gaugeFn("tidemark_remote_outbox_checkpoints",
                    "Durable checkpoints not yet on the remote (only the newest is uploaded).",
                    [this] { return static_cast<double>(outbox_depth_); });
+  registry.gaugeFn("tidemark_remote_outbox_bytes",
+                   "State bytes the newest queued checkpoint has yet to upload (blobs the "
+                   "remote does not hold).",
+                   [this] { return static_cast<double>(outbox_bytes_); });
   registry.gaugeFn("tidemark_remote_last_success_timestamp_seconds",
                    "When the remote last acknowledged a checkpoint (Unix time; 0: never).",
                    [this] { return last_success_unix_; });

@@ -95,6 +95,7 @@ class Replicator {
   std::multimap<uint64_t, std::function<void(Status)>> waiters_;
 
   int64_t outbox_depth_ = 0;
+  uint64_t outbox_bytes_ = 0;  // blob bytes the upload in progress or retried must send
   double last_success_unix_ = 0;
   metrics::Counter* uploads_ = nullptr;
   metrics::Counter* failures_ = nullptr;

@@ -75,12 +75,14 @@ def test_should_keep_checkpointing_through_an_outage_and_catch_up_after(cluster,
         wait_for(lambda: (metric(sidecar, "tidemark_remote_upload_failures_total") or 0) >= 1,
                  30, "an upload to fail")
         assert metric(sidecar, "tidemark_remote_outbox_checkpoints") >= 1
+        assert metric(sidecar, "tidemark_remote_outbox_bytes") == len("during-4")
         time.sleep(max(0, 30 - (time.time() - outage_started)))  # a 30 s outage
         checkpoint(sidecar, "last", 99)
         for node in range(1, cluster.brokers + 1):
             cluster.broker_up(node)
         wait_for(lambda: metric(sidecar, "tidemark_remote_outbox_checkpoints") == 0, 60,
                  "the outbox to drain")
+        assert metric(sidecar, "tidemark_remote_outbox_bytes") == 0
     finally:
         sidecar.stop()
     fresh = Sidecar(tmp_path / "b", cluster.bootstrap, REMOTE)
