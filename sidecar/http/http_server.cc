@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include <unistd.h>
 
@@ -13,6 +14,8 @@
 
 namespace tidemark::http {
 namespace {
+
+const std::string kOther = "OTHER";
 
 // Connections with nothing in flight and no bytes for this long are closed.
 constexpr std::chrono::seconds kIdleTimeout{60};
@@ -181,9 +184,14 @@ void HttpServer::sweepIdle() {
 }
 
 // The registry's children are looked up once per (route, method, status):
-// the request path only increments them.
-void HttpServer::record(const std::string& route, const std::string& method, int status,
+// the request path only increments them. A method the API does not use is
+// counted as OTHER: a client sending made-up methods must not grow the
+// metrics (and this map) without bound.
+void HttpServer::record(const std::string& route, const std::string& method_seen, int status,
                         double seconds) {
+  static const std::set<std::string, std::less<>> kKnown = {"GET",    "HEAD",  "PUT",    "POST",
+                                                            "DELETE", "PATCH", "OPTIONS"};
+  const std::string& method = kKnown.count(method_seen) ? method_seen : kOther;
   auto& count = request_counts_[{route, method, status}];
   if (count == nullptr) {
     count = &metrics_->counter(

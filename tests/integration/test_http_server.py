@@ -254,3 +254,19 @@ def test_should_answer_valid_utf8_json_when_an_error_quotes_bytes_that_are_not_u
     assert status == 404
     body.decode("utf-8")  # strict: no raw 0xFF byte quoted back
     assert "\ufffd" in json.loads(body)["error"]["message"]
+
+
+def test_should_count_made_up_methods_as_other_so_metrics_stay_bounded(sidecar, conn):
+    from harness.api import call
+    from prometheus_client.parser import text_string_to_metric_families
+    for i in range(40):
+        conn.send(request(f"BREW{i}", "/v1/state/a"))
+        assert conn.answer()[0] == 405
+    _, raw = call(sidecar, "GET", "/metrics")
+    methods = {}
+    for family in text_string_to_metric_families(raw.decode()):
+        for s in family.samples:
+            if s.name == "tidemark_http_requests_total":
+                methods[s.labels["method"]] = methods.get(s.labels["method"], 0) + s.value
+    assert methods.get("OTHER") == 40
+    assert not [m for m in methods if m.startswith("BREW")]
