@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -113,6 +114,12 @@ void applyDefaults(Message* msg) {
 
 Status applyOverride(Config* config, const Override& o) {
   const std::string source = "--set " + o.path + "=" + o.value;
+  // Quoted only when valid: the message must not carry the bad bytes on.
+  if (firstInvalidUtf8(o.path)) return invalidArgument("--set ...: the path is not valid UTF-8");
+  if (firstInvalidUtf8(o.value)) {
+    return invalidArgument("--set " + o.path +
+                           "=...: the value is not valid UTF-8 (config values are UTF-8 text)");
+  }
   YAML::Node value;
   try {
     value = YAML::Load(o.value);
@@ -203,6 +210,14 @@ Config defaults() {
 namespace {
 StatusOr<Config> loadYamlText(std::string_view yaml, std::string_view source,
                               const std::vector<Override>& overrides) {
+  if (auto at = firstInvalidUtf8(yaml)) {
+    const auto line = 1 + std::count(yaml.begin(), yaml.begin() + *at, '\n');
+    const size_t newline = *at == 0 ? std::string_view::npos : yaml.rfind('\n', *at - 1);
+    const size_t column = newline == std::string_view::npos ? *at + 1 : *at - newline;
+    return invalidArgument(std::string(source) + ":" + std::to_string(line) +
+                           ": not valid UTF-8 at column " + std::to_string(column) +
+                           " (config files are UTF-8 text)");
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));

@@ -248,4 +248,33 @@ bool isLoopback(std::string_view host) {
   return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
 }
 
+std::optional<size_t> firstInvalidUtf8(std::string_view text) {
+  static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};  // per continuation count
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t n = 0;
+    uint32_t cp = lead;
+    if (lead >= 0x80) {
+      if ((lead >> 5) == 0x6) {
+        n = 1, cp = lead & 0x1f;
+      } else if ((lead >> 4) == 0xe) {
+        n = 2, cp = lead & 0x0f;
+      } else if ((lead >> 3) == 0x1e) {
+        n = 3, cp = lead & 0x07;
+      } else {
+        return i;
+      }
+    }
+    if (i + n >= text.size() && n > 0) return i;  // cut short
+    for (size_t k = 1; k <= n; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next >> 6) != 0x2) return i;
+      cp = (cp << 6) | (next & 0x3f);
+    }
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace tidemark::config

@@ -6,6 +6,7 @@
 // expected, for the loader to prefix with the field path.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,11 @@ StatusOr<HostPort> parseHostPort(std::string_view text);
 bool isLoopback(std::string_view host);
 // Kafka's topic-name rule: [A-Za-z0-9._-]{1,249}, not "." or "..".
 bool isKafkaTopicName(std::string_view name);
+
+// The offset of the first byte of `text` that is not strict UTF-8 (no
+// overlong forms, surrogates, or code points past U+10FFFF); nullopt when
+// all of it is. Config strings are protobuf strings, which must be UTF-8.
+std::optional<size_t> firstInvalidUtf8(std::string_view text);
 
 // "http://host:port/path" (plain HTTP only: the application beside the sidecar).
 struct HttpUrl {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sidecar/config/loader.h"
+#include "sidecar/config/scalars.h"
 
 using namespace tidemark;
 
@@ -43,42 +44,10 @@ void checkRefusal(const std::string& message, std::string_view source) {
         "a refusal names the file or the --set it comes from");
 }
 
-// Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF.
-bool validUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = c;
-    if (c >= 0x80) {
-      if ((c >> 5) == 0x6) {
-        n = 1, cp = c & 0x1f;
-      } else if ((c >> 4) == 0xe) {
-        n = 2, cp = c & 0x0f;
-      } else if ((c >> 3) == 0x1e) {
-        n = 3, cp = c & 0x07;
-      } else {
-        return false;
-      }
-    }
-    if (n > 0 && i + n >= s.size()) return false;  // cut short
-    for (size_t k = 1; k <= n; ++k) {
-      const unsigned char t = static_cast<unsigned char>(s[i + k]);
-      if ((t >> 6) != 0x2) return false;
-      cp = (cp << 6) | (t & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
-// `same`: whether the rendered config must load to exactly this one. (Not
-// when the input holds bytes that are not UTF-8: the loader takes them into
-// string fields as they are, and the YAML emitter renders them as U+FFFD, so
-// `config check` prints a different path than the one used. Reported; the
-// input is kept under /tmp/fuzz-findings.)
-void checkAccepted(const config::Config& c, bool same) {
+// An accepted config renders to YAML that loads back to exactly the same
+// config, and renders the same again (the loader refuses text that is not
+// UTF-8, which the YAML emitter could not render faithfully).
+void checkAccepted(const config::Config& c) {
   check(config::validate(c, "fuzz.yaml").isOk(), "an accepted config validates");
   const std::string rendered = config::renderYaml(c);
   auto again = config::loadYaml(rendered, "rendered.yaml");
@@ -90,11 +59,10 @@ void checkAccepted(const config::Config& c, bool same) {
   std::string differences;
   google::protobuf::util::MessageDifferencer diff;
   diff.ReportDifferencesToString(&differences);
-  if (!diff.Compare(c, *again) && same) {
+  if (!diff.Compare(c, *again)) {
     std::fprintf(stderr, "--- rendered:\n%s\n--- differences:\n%s\n", rendered.c_str(),
                  differences.c_str());
   }
-  if (!same) return;
   check(differences.empty(), "the rendered config loads to the same config");
   check(config::renderYaml(*again) == rendered, "rendering is stable");
 }
@@ -103,7 +71,6 @@ void checkAccepted(const config::Config& c, bool same) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
-  const bool utf8 = validUtf8(in);
   const size_t nul = in.find('\0');
   const std::string_view yaml = in.substr(0, nul);
   std::vector<config::Override> overrides;
@@ -124,14 +91,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto loaded = config::loadYaml(yaml, "fuzz.yaml", overrides);
   if (loaded.isOk()) {
-    checkAccepted(*loaded, utf8);
+    check(!config::firstInvalidUtf8(yaml), "an accepted file is UTF-8");
+    checkAccepted(*loaded);
   } else {
     checkRefusal(loaded.status().message(), "fuzz.yaml");
   }
   if (!overrides.empty()) {
     auto only = config::loadOverrides(overrides);
     if (only.isOk()) {
-      checkAccepted(*only, utf8);
+      checkAccepted(*only);
     } else {
       checkRefusal(only.status().message(), "--set");
     }

@@ -231,5 +231,17 @@ TEST(ConfigLoaderTest, ShouldNameTheOverrideWhenItIsWrong) {
             "--set checkpoint.interval.seconds=1: checkpoint.interval: is a value, not a section");
 }
 
+TEST(ConfigLoaderTest, ShouldRefuseTextThatIsNotUtf8AndSayWhere) {
+  auto c = loadYaml("checkpoint:\n  interval: 30s\njob:\n  name: caf\xe9\n", "c.yaml");
+  ASSERT_FALSE(c.isOk());
+  EXPECT_EQ(c.status().message(),
+            "c.yaml:4: not valid UTF-8 at column 12 (config files are UTF-8 text)");
+  auto d = loadYaml(kMinimal, "c.yaml", {{"job.name", "caf\xc3"}});
+  ASSERT_FALSE(d.isOk());
+  EXPECT_EQ(d.status().message(),
+            "--set job.name=...: the value is not valid UTF-8 (config values are UTF-8 text)");
+  EXPECT_TRUE(loadYaml(kMinimal, "c.yaml", {{"store.path", "/data/caf\xc3\xa9.db"}}).isOk());
+}
+
 }  // namespace
 }  // namespace tidemark::config

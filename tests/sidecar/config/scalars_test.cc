@@ -85,5 +85,16 @@ TEST(HostPortTest, ShouldParseAListAndRejectEmptyItemsAndPortZero) {
   EXPECT_FALSE(parseHostPortList("a:0").isOk());
 }
 
+TEST(Utf8Test, ShouldFindTheFirstByteThatIsNotStrictUtf8) {
+  EXPECT_EQ(firstInvalidUtf8("plain ascii"), std::nullopt);
+  EXPECT_EQ(firstInvalidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), std::nullopt);
+  EXPECT_EQ(firstInvalidUtf8("ab\xff"), 2u);            // never a lead byte
+  EXPECT_EQ(firstInvalidUtf8("a\xc3"), 1u);             // cut short
+  EXPECT_EQ(firstInvalidUtf8("\xc0\xaf"), 0u);          // overlong '/'
+  EXPECT_EQ(firstInvalidUtf8("x\xed\xa0\x80"), 1u);     // a surrogate
+  EXPECT_EQ(firstInvalidUtf8("\xf4\x90\x80\x80"), 0u);  // past U+10FFFF
+  EXPECT_EQ(firstInvalidUtf8("\xe2\x28\xa1"), 0u);      // a bad continuation
+}
+
 }  // namespace
 }  // namespace tidemark::config
