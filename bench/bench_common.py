@@ -3,7 +3,8 @@
 The proxy and checkpoint benchmarks own the older helpers (machine description,
 run table, matplotlib install, the HTTP client); this module re-exports them
 and adds what the resource benchmarks need on top: which binaries to run, the
-sidecar's /proc figures and its /metrics.
+sidecar's /proc figures and its /metrics. The page they all write,
+docs/benchmarks.md, is bench/bench_page.py's.
 """
 
 import datetime
@@ -37,7 +38,8 @@ def add_binary_args(parser):
                         "rebuilt")
     parser.add_argument("--build-dir", help="same as --tidemark BUILD_DIR/tidemark "
                         "(what scripts/bench passes)")
-    parser.add_argument("--output", help="Markdown file to rewrite")
+    parser.add_argument("--output", help="the benchmark page to rewrite this benchmark's section"
+                        " of (default docs/benchmarks.md; smoke: BUILD/bench/benchmarks-smoke.md)")
     parser.add_argument("--plot", action="store_true",
                         help="install python3-matplotlib if missing (as proxy_bench.py "
                         "--plot); without it the PNG is written only if matplotlib is there")
@@ -58,22 +60,24 @@ def binaries(args, needed):
 
 
 def outputs(args, folder, name):
-    """(markdown, png, raw json) paths. Smoke runs write beside the binaries, never docs/."""
-    if args.smoke:
-        out = folder / "bench"
-        md = pathlib.Path(args.output) if args.output else out / f"benchmarks-{name}-smoke.md"
-        return md.resolve(), out / f"{name}-smoke.png", out / f"{name}-bench-smoke.json"
-    md = pathlib.Path(args.output) if args.output else REPO / "docs" / f"benchmarks-{name}.md"
-    return md.resolve(), REPO / "bench" / "results" / f"{name}.png", \
-        folder / "bench" / f"{name}-bench.json"
+    """(page, png, results json) paths, as bench_page.py places them. Smoke runs write
+    beside the binaries (BUILD/bench/), never docs/ or bench/results/."""
+    import bench_page
+    page, results = bench_page.locations(args.smoke, folder, args.output)
+    return page, bench_page.plot_path(name, args.smoke, folder), results / f"{name}.json"
 
 
-def binary_row(folder):
-    """The run table's row naming the binary: a copy may predate the working tree
-    that the "commit" row describes."""
-    exe = folder / "tidemark"
+def binary_time(folder):
+    """The tidemark binary's file time: a copy may predate the working tree that the
+    "commit" row describes."""
+    exe = pathlib.Path(folder) / "tidemark"
     built = datetime.datetime.fromtimestamp(exe.stat().st_mtime, datetime.timezone.utc)
-    return f"| binary | `{exe}`, file time {built:%Y-%m-%d %H:%M} UTC |"
+    return f"{built:%Y-%m-%d %H:%M} UTC"
+
+
+def binary_row(info):
+    """The run table's row naming the binary (info: a results JSON's "machine")."""
+    return f"| binary | `{pathlib.Path(info['folder']) / 'tidemark'}`, file time {info['binary_time']} |"
 
 
 def proc_status(pid):

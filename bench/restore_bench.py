@@ -3,7 +3,7 @@
 state, from its SQLite store and from the remote, against reading the same bytes
 from a file in the same run.
 
-    bench/restore_bench.py                # 1 MiB .. 1 GiB, rewrites docs/benchmarks-restore.md
+    bench/restore_bench.py                # 1 MiB .. 1 GiB, rewrites its section of docs/benchmarks.md
     bench/restore_bench.py --max-mib 128  # only the sizes up to 128 MiB
     bench/restore_bench.py --smoke        # 1 and 4 MiB, one repetition, writes BUILD/bench/
 
@@ -34,9 +34,11 @@ import sys
 import tempfile
 import time
 
-from bench_common import (KIB, MIB, Api, add_binary_args, binaries, ensure_matplotlib,
-                          filesystem, load_average, log, machine, metrics, outputs, proc_status)
-from restore_report import ms, plot, ratio, render, size_name
+import bench_page
+from bench_common import (KIB, MIB, Api, add_binary_args, binaries, binary_time,
+                          ensure_matplotlib, filesystem, load_average, log, machine, metrics,
+                          outputs, proc_status)
+from restore_report import ms, plot, ratio, section, size_name, targets  # noqa: F401
 from harness.tidemark import EmbeddedKafka, LineReader, _to_yaml, free_port, free_port_range
 
 SIZES_MIB = (1, 16, 128, 1024)
@@ -315,7 +317,7 @@ def main():
     args = parser.parse_args()
     args.argv = sys.argv[1:]
     folder = binaries(args, ["tidemark-embedded-kafka"])
-    md, png, raw = outputs(args, folder, "restore")
+    md, png, _ = outputs(args, folder, "restore")
     reps = args.reps or (1 if args.smoke else 3)
     sizes = [m * MIB for m in (SMOKE_MIB if args.smoke else SIZES_MIB)
              if args.max_mib is None or m <= args.max_mib] or [args.max_mib * MIB]
@@ -324,16 +326,20 @@ def main():
     (folder / "bench").mkdir(parents=True, exist_ok=True)
     rows = [measure_size(folder, folder / "bench", size, reps) for size in sizes]
     wall = time.monotonic() - started
-    info = {**machine(), "load_before": load_before, "folder": folder,
-            "filesystem": filesystem(folder / "bench")}
-    plot_rel = None
+    info = {**machine(), "load_before": load_before, "folder": str(folder),
+            "binary_time": binary_time(folder), "filesystem": filesystem(folder / "bench")}
     if can_plot:
         plot(rows, png, SETUP)
-        plot_rel = os.path.relpath(png, md.parent)
-    md.parent.mkdir(parents=True, exist_ok=True)
-    md.write_text(render(rows, info, args, wall, plot_rel, reps, SETUP))
-    raw.write_text(json.dumps({"machine": {**info, "folder": str(folder)}, "rows": rows},
-                              indent=1))
+    data = {"machine": info, "run": {"smoke": args.smoke, "argv": args.argv, "wall_s": wall,
+                                     "reps": reps},
+            "setup": SETUP, "rows": rows}
+    data = json.loads(json.dumps(data))  # what a regeneration from the JSON sees
+    data["targets"] = targets(data)
+    md, raw = bench_page.publish("restore", data,
+                                 section(data, bench_page.plot_link(png if can_plot else None,
+                                                                    md)),
+                                 args.smoke, folder, args.output)
+    plot_rel = can_plot
     print(f"{'state':>9} {'file cold':>10} {'file warm':>10} {'empty':>8} {'local cold':>11} "
           f"{'local warm':>11} {'loc+remote':>11} {'remote':>9}   local/file cold, warm")
     for r in rows:
