@@ -182,16 +182,26 @@ StatusOr<Statement> Database::prepare(const std::string& sql) {
   return Statement(db_, stmt);
 }
 
-StatusOr<std::string> Database::integrityCheck() {
-  TM_ASSIGN_OR_RETURN(Statement st, prepare("PRAGMA integrity_check"));
+StatusOr<std::string> Database::integrityCheck(const std::vector<std::string>& tables) {
   std::string out;
-  while (true) {
-    TM_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    if (!out.empty()) out += "; ";
-    out += st.columnText(0);
+  const auto check = [&](const std::string& pragma) -> Status {
+    TM_ASSIGN_OR_RETURN(Statement st, prepare(pragma));
+    while (true) {
+      TM_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) return Status::ok();
+      const std::string line = st.columnText(0);
+      if (line == "ok") continue;
+      if (!out.empty()) out += "; ";
+      out += line;
+    }
+  };
+  if (tables.empty()) TM_RETURN_IF_ERROR(check("PRAGMA integrity_check"));
+  for (const std::string& table : tables) {
+    std::string quoted = "\"";
+    for (char c : table) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    TM_RETURN_IF_ERROR(check("PRAGMA integrity_check(" + quoted + "\")"));
   }
-  return out;
+  return out.empty() ? std::string("ok") : out;
 }
 
 StatusOr<Transaction> Transaction::begin(Database& db) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sidecar/base/status.h"
 
@@ -60,8 +61,9 @@ class Database {
 
   Status exec(const std::string& sql);
   StatusOr<Statement> prepare(const std::string& sql);
-  // "ok", or what PRAGMA integrity_check found.
-  StatusOr<std::string> integrityCheck();
+  // "ok", or what PRAGMA integrity_check found: of the whole file, or, with
+  // `tables`, of those tables and their indexes only.
+  StatusOr<std::string> integrityCheck(const std::vector<std::string>& tables = {});
   const std::string& path() const { return path_; }
   // The rowid the last INSERT on this connection gave.
   int64_t lastInsertRowid() const;

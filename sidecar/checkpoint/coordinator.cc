@@ -119,8 +119,16 @@ Status Coordinator::restore() {
     for (const auto& o : latest->offsets()) {
       view.offsets[{o.key().group(), o.key().topic(), o.key().partition()}] = committedOffset(o);
     }
-    for (const auto& ref : latest->state()) {
-      TM_ASSIGN_OR_RETURN(std::string data, store_->readBlob(ref.sha256()));
+    std::vector<std::string> hashes;
+    for (const auto& ref : latest->state()) hashes.push_back(ref.sha256());
+    auto read = store_->readBlobs(hashes);
+    if (!read.isOk()) {
+      return read.status().withPrefix("restoring checkpoint " + std::to_string(latest->id()));
+    }
+    std::vector<std::string>& blobs = *read;
+    for (int i = 0; i < latest->state_size(); ++i) {
+      const auto& ref = latest->state(i);
+      std::string& data = blobs[i];
       bytes += data.size();
       const std::string key = ref.has_partition()
                                   ? scopedKey({ref.partition().group(), ref.partition().topic(),

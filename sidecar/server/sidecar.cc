@@ -86,7 +86,7 @@ Status Sidecar::start() {
       });
     }
   }
-  TM_RETURN_IF_ERROR(coordinator_->restore());
+  TM_RETURN_IF_ERROR(coordinator_->restore().withPrefix("store.path " + path));
   coordinator_->start();
   if (replicator_) replicator_->start(coordinator_->storeWorker());
   handover_ = std::make_unique<PartitionHandover>(*coordinator_, replicator_.get(), metrics_);

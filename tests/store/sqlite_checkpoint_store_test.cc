@@ -233,6 +233,73 @@ TEST_F(StoreTest, ShouldHandOutIdsThatGrowAcrossRestarts) {
   EXPECT_EQ(*fresh->nextId(1'700'000'000'000), 1'700'000'000'000'000ULL);
 }
 
+// Where `needle` first occurs in the store file (closed: the WAL is merged).
+size_t offsetInFile(const std::string& path, const std::string& needle) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = bytes.find(needle);
+  EXPECT_NE(at, std::string::npos);
+  return at;
+}
+
+void overwrite(const std::string& path, size_t offset, const std::string& bytes) {
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST_F(StoreTest, ShouldReadManyBlobsInOrderEachVerified) {
+  auto store = open();
+  std::map<std::string, std::string> state;
+  for (int i = 0; i < 200; ++i)
+    state["k" + std::to_string(i)] = std::string(1000 + i, 'a' + i % 26);
+  Built b = build(1, state, 1);
+  ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+  std::vector<std::string> hashes;
+  for (const auto& ref : b.manifest.state()) hashes.push_back(ref.sha256());
+  auto blobs = store->readBlobs(hashes);
+  ASSERT_TRUE(blobs.isOk()) << blobs.status().toString();
+  ASSERT_EQ(blobs->size(), hashes.size());
+  for (size_t i = 0; i < hashes.size(); ++i) EXPECT_EQ(sha256((*blobs)[i]), hashes[i]);
+  hashes.push_back(sha256("never stored"));
+  EXPECT_EQ(store->readBlobs(hashes).status().code(), StatusCode::kNotFound);
+}
+
+// The open checks every table but the blobs; a blob changed on disk is
+// caught by its hash when read, by the restore at start among others.
+TEST_F(StoreTest, ShouldOpenButNeverServeABlobWhoseBytesChangedOnDisk) {
+  const std::string good(64 << 10, 'G');
+  {
+    auto store = open();
+    Built b = build(1, {{"model", good}, {"other", "fine"}}, 1);
+    ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+  }
+  overwrite(path_, offsetInFile(path_, std::string(1000, 'G')) + 500, "X");  // within a page
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->readBlob(sha256(good)).status().code(), StatusCode::kDataLoss);
+  auto both = store->readBlobs({sha256("fine"), sha256(good)});
+  EXPECT_EQ(both.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(both.status().message().find(toHex(sha256(good))), std::string::npos)
+      << both.status().message();
+  EXPECT_EQ(*store->readBlob(sha256("fine")), "fine");
+}
+
+TEST_F(StoreTest, ShouldRefuseAStoreWhoseCheckpointTableIsDamaged) {
+  {
+    auto store = open();
+    Built b = build(1, {{"model", "m"}}, 1);
+    b.manifest.set_trigger("a-trigger-name-to-find-in-the-file");
+    ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+  }
+  const size_t at = offsetInFile(path_, "a-trigger-name-to-find-in-the-file");
+  const size_t page = 4096;
+  overwrite(path_, at / page * page, std::string(8, '\xff'));  // the leaf page's header
+  auto store = SqliteCheckpointStore::open(path_, 10);
+  ASSERT_FALSE(store.isOk());
+  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss) << store.status().toString();
+}
+
 TEST_F(StoreTest, ShouldRefuseAFileThatIsNotADatabase) {
   std::ofstream(path_) << std::string(8192, 'z');
   auto store = SqliteCheckpointStore::open(path_, 10);
