@@ -3,6 +3,10 @@
 #include <sqlite3.h>
 
 namespace tidemark::store {
+namespace {
+// How long a statement waits for another connection's lock (the CLI's readers).
+constexpr int kBusyTimeoutMs = 5000;
+}  // namespace
 
 Status sqliteStatus(int code, const std::string& what) {
   const std::string message = what + ": " + sqlite3_errstr(code);
@@ -126,7 +130,7 @@ StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path, bool
     return s;
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   std::unique_ptr<Database> out(new Database(db, path));
   // WAL + FULL: a committed transaction survives power loss; readers never
   // see a partial one.
@@ -163,6 +167,15 @@ Status Database::checkpointWal() {
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
   if (rc != SQLITE_OK) return sqliteStatus(rc, path_ + ": WAL checkpoint: " + sqlite3_errmsg(db_));
   wal_frames_ = log - done;
+  if (log > kTruncateWalFrames && done == log) {
+    sqlite3_busy_timeout(db_, 0);
+    rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    // Busy: a reader is in the WAL (the CLI beside the sidecar); next time.
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      return sqliteStatus(rc, path_ + ": WAL truncate: " + sqlite3_errmsg(db_));
+    }
+  }
   return Status::ok();
 }
 

@@ -76,8 +76,13 @@ class Database {
   // Frames in the WAL after the last commit (with takeOverWalCheckpoints).
   int walFrames() const { return wal_frames_; }
   // Copies the WAL's frames into the database (PASSIVE: never waits for
-  // readers), so the next writer can start the WAL over.
+  // readers), so the next writer can start the WAL over. When that copied a
+  // WAL of more than kTruncateWalFrames, the WAL file is also truncated, if
+  // no reader is in it (never waiting): after a crash, SQLite reads the whole
+  // WAL at open to recover it, so a large checkpoint's WAL left in place
+  // would slow every restart until it is overwritten.
   Status checkpointWal();
+  static constexpr int kTruncateWalFrames = 16384;  // 64 MiB of 4 KiB pages
 
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}

@@ -300,6 +300,33 @@ TEST_F(StoreTest, ShouldRefuseAStoreWhoseCheckpointTableIsDamaged) {
   EXPECT_EQ(store.status().code(), StatusCode::kDataLoss) << store.status().toString();
 }
 
+// A crash leaves the WAL for SQLite to read whole at the next open, so a
+// large checkpoint's WAL is truncated once copied into the database.
+TEST_F(StoreTest, ShouldTruncateALargeWalOnceCopiedUnlessAReaderIsInIt) {
+  const std::string big(70 << 20, 'w');  // more than kTruncateWalFrames pages
+  const auto walSize = [&] { return fs::file_size(path_ + "-wal"); };
+  auto store = open();
+  Built first = build(1, {{"model", big}}, 1);
+  ASSERT_TRUE(store->commit(first.manifest, first.source()).isOk());
+  ASSERT_GT(walSize(), 64u << 20);
+  ASSERT_TRUE(store->compact().isOk());
+  EXPECT_EQ(walSize(), 0u);
+
+  // A reader in the WAL (the CLI beside the sidecar): never waited for.
+  auto reader = Database::open(path_, /*create=*/false);
+  ASSERT_TRUE(reader.isOk());
+  Built second = build(2, {{"model", big + "2"}}, 2);
+  ASSERT_TRUE(store->commit(second.manifest, second.source()).isOk());
+  ASSERT_TRUE((*reader)->exec("BEGIN").isOk());
+  auto st = (*reader)->prepare("SELECT count(*) FROM checkpoints");
+  ASSERT_TRUE(st.isOk() && *st->step());
+  ASSERT_TRUE(store->compact().isOk());
+  EXPECT_GT(walSize(), 64u << 20);
+  st->reset();
+  ASSERT_TRUE((*reader)->exec("COMMIT").isOk());
+  EXPECT_EQ((*store->latest())->id(), 2u);
+}
+
 TEST_F(StoreTest, ShouldRefuseAFileThatIsNotADatabase) {
   std::ofstream(path_) << std::string(8192, 'z');
   auto store = SqliteCheckpointStore::open(path_, 10);
