@@ -14,7 +14,7 @@ real disk: on a tmpfs fsync is free and the ratios mean nothing):
    and a bare BEGIN IMMEDIATE ... COMMIT with the store's pragmas, alternating
    every iteration.
 2. Checkpoint cost vs fraction of state changed (tidemark-checkpoint-bench
-   changed): 16 MiB of state in 1 KiB and in 64 KiB blobs.
+   changed): 100 MiB of state (the issue's size) in 1 KiB and in 64 KiB blobs.
 3. End to end: `POST /v1/checkpoints` on a running `tidemark serve` after
    staging the same 64 offsets + 64 KiB over HTTP, alternating with a bare
    transaction (tidemark-checkpoint-bench bare) in the same directory.
@@ -67,7 +67,7 @@ def sizes(smoke):
                 "e2e_iterations": 20, "e2e_warmup": 3,
                 "wrk_seconds": 1, "wrk_connections": (16, 64)}
     return {"commit_iterations": 1000, "commit_warmup": 20,
-            "changed": [(16 * MIB, 1 * KIB, 20), (16 * MIB, 64 * KIB, 20)],
+            "changed": [(100 * MIB, 1 * KIB, 5), (100 * MIB, 64 * KIB, 10)],
             "e2e_iterations": 500, "e2e_warmup": 20,
             "wrk_seconds": 10, "wrk_connections": (16, 64)}
 
