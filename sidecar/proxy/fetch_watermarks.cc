@@ -268,6 +268,26 @@ FetchWatermarkTap::Step FetchWatermarkTap::parseSegment(std::string_view in, siz
   }
 }
 
+std::vector<FetchWatermark> decodedWatermarks(const kafka::FetchResponse& response,
+                                              int16_t version) {
+  std::vector<FetchWatermark> out;
+  for (const auto& t : response.responses) {
+    for (const auto& p : t.partitions) {
+      if (p.error_code != 0) continue;
+      FetchWatermark w;
+      if (version >= 13) {
+        w.topic_id = t.topic_id;
+      } else {
+        w.topic = t.topic;
+      }
+      w.partition = p.partition_index;
+      w.high_watermark = p.high_watermark;
+      out.push_back(w);
+    }
+  }
+  return out;
+}
+
 std::vector<FetchWatermark> FetchWatermarkTap::watermarks() const {
   if (!complete() || seen_ != frame_) return {};
   return found_;

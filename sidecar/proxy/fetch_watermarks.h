@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/kafka/messages.h"
 #include "protocol/kafka/wire.h"
 
 namespace tidemark::proxy {
@@ -85,5 +86,10 @@ class FetchWatermarkTap {
   std::vector<FetchWatermark> found_;
   std::string stopped_;
 };
+
+// The watermarks the tap reports for `response` at `version`, read from the
+// decoded message instead: the tap's specification, for tests and fuzzing.
+std::vector<FetchWatermark> decodedWatermarks(const kafka::FetchResponse& response,
+                                              int16_t version);
 
 }  // namespace tidemark::proxy

@@ -178,6 +178,16 @@ def lag_samples(sidecar, group, partition):
             samples.get(("tidemark_partition_lag", labels)), updates("fetch"), updates("cluster"))
 
 
+def wait_for_lag(sidecar, group, partition, high, lag, timeout):
+    """Until the partition's gauges show `high` and `lag` (the monitor looks every 5 s)."""
+    import time
+    deadline = time.time() + timeout
+    while lag_samples(sidecar, group, partition)[:2] != (high, lag):
+        assert time.time() < deadline, (f"gauges {lag_samples(sidecar, group, partition)[:2]}, "
+                                        f"want {(high, lag)}")
+        time.sleep(0.5)
+
+
 # The high watermark comes from the Fetch answers the application is already
 # getting (streamed through in the Debian generation, Fetch v11; buffered and
 # by topic id in the modern one, Fetch v16), not from asking the cluster.
@@ -192,13 +202,7 @@ def test_lag_should_come_from_the_applications_fetch_answers_while_it_fetches(
     try:
         assert app.stdout.readline().strip() == "committed"
         produce_direct(kafka, 1, 25)  # the app fetches these too, but commits nothing more
-        deadline = time.time() + 30
-        while True:
-            high, lag, _, _ = lag_samples(sidecar, "fetching", 1)
-            if (high, lag) == (65, 55) or time.time() > deadline:
-                break
-            time.sleep(0.5)
-        assert (high, lag) == (65, 55)
+        wait_for_lag(sidecar, "fetching", 1, high=65, lag=55, timeout=30)
         _, _, fetch_before, cluster_before = lag_samples(sidecar, "fetching", 1)
         time.sleep(LAG_PERIOD_S + 1)  # at least one more look by the monitor
         _, _, fetch_after, cluster_after = lag_samples(sidecar, "fetching", 1)
@@ -222,11 +226,5 @@ def test_lag_should_be_asked_of_the_cluster_once_the_application_stops_fetching(
     app.stdin.close()
     app.wait(timeout=30)
     produce_direct(cluster, 3, 30)  # no one fetches these
-    deadline = time.time() + 45
-    while True:
-        high, lag, _, from_cluster = lag_samples(sidecar, "stopping", 3)
-        if (high, lag) == (50, 45) or time.time() > deadline:
-            break
-        time.sleep(0.5)
-    assert (high, lag) == (50, 45)
-    assert from_cluster > 0
+    wait_for_lag(sidecar, "stopping", 3, high=50, lag=45, timeout=45)
+    assert lag_samples(sidecar, "stopping", 3)[3] > 0  # watermarks from the cluster
