@@ -16,12 +16,17 @@ GroupOwnership::Arrivals GroupOwnership::assign(const std::string& group, const 
     g.generation = generation;
   }
   Member& m = g.members[member];
+  // What the member held in the previous generation (a member that skipped
+  // one, or is new, held nothing).
+  std::set<Partition> before;
+  if (m.generation == generation - 1 || m.generation == generation) before.swap(m.partitions);
   m.generation = generation;
   m.partitions.clear();
   for (const auto& [topic, list] : partitions) {
     for (int32_t p : list) {
       m.partitions.emplace(topic, p);
       if (!g.previous.count({topic, p})) out.partitions.insert({group, topic, p});
+      if (!before.count({topic, p})) out.gained.insert({group, topic, p});
     }
   }
   return out;

@@ -32,6 +32,11 @@ class GroupOwnership {
     // not: then every partition counts as arrived, though the sidecar may
     // well have been its owner.
     bool previous_known = false;
+    // Assigned to this member and not held by it in the previous generation
+    // (arrivals, and partitions moving between members here): writes staged
+    // for them and never sealed came from their previous holder, whose
+    // processing the new one replays from the sealed offset.
+    std::set<PartitionId> gained;
   };
 
   // Member `member` of `group` synced in `generation` and was assigned

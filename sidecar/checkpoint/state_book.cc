@@ -135,14 +135,19 @@ std::vector<std::pair<std::string, StateEntry>> StateBook::list(const std::strin
 }
 
 uint64_t StateBook::seal(const std::map<PartitionId, CommittedOffset>& offsets) {
-  for (auto& [key, entry] : staged_) {
-    if (entry) {
-      sealed_.state[key] = std::move(*entry);
-    } else {
-      sealed_.state.erase(key);
+  for (auto it = staged_.begin(); it != staged_.end();) {
+    auto scoped = parseScopedKey(it->first);
+    if (scoped && !offsets.count(scoped->first)) {
+      ++it;  // waits for its own partition's commit
+      continue;
     }
+    if (it->second) {
+      sealed_.state[it->first] = std::move(*it->second);
+    } else {
+      sealed_.state.erase(it->first);
+    }
+    it = staged_.erase(it);
   }
-  staged_.clear();
   uint64_t processed = 0;
   for (const auto& [id, committed] : offsets) {
     auto it = sealed_.offsets.find(id);
@@ -186,6 +191,10 @@ void StateBook::adopt(const PartitionId& id, std::optional<CommittedOffset> offs
   }
   for (auto& [key, entry] : state) sealed_.state[scopedKey(id, key)] = std::move(entry);
   ++sealed_.seal;
+}
+
+void StateBook::dropStaged(const PartitionId& id) {
+  std::erase_if(staged_, [&](const auto& e) { return ofPartition(e.first, id); });
 }
 
 bool StateBook::holds(const PartitionId& id) const {

@@ -75,10 +75,12 @@ class StateBook {
   std::optional<StateEntry> get(const std::string& key, View view) const;
   std::vector<std::pair<std::string, StateEntry>> list(const std::string& prefix, View view) const;
 
-  // Seals every staged write together with `offsets` (merged into the sealed
-  // offsets). Returns the messages processed since the previous seal,
-  // estimated from offset deltas (a partition seen first counts 0). An
-  // offset of unknown generation takes its group's (setGeneration).
+  // Seals the staged writes together with `offsets` (merged into the sealed
+  // offsets): instance-scoped writes always, a partition-scoped write only
+  // when `offsets` holds its partition (Samza: a partition's state and its
+  // offset are sealed together; another partition's commit never seals it). Returns the messages
+  // processed since the previous seal, estimated from offset deltas (a partition seen first counts
+  // 0). An offset of unknown generation takes its group's (setGeneration).
   uint64_t seal(const std::map<PartitionId, CommittedOffset>& offsets);
 
   // The generation the application's member holds `group`'s partitions in.
@@ -93,6 +95,9 @@ class StateBook {
   // partitions). Counts as a seal.
   void adopt(const PartitionId& id, std::optional<CommittedOffset> offset,
              std::map<std::string, StateEntry> state);
+  // Forgets the partition's staged (never sealed) writes: they came from a
+  // member that no longer holds it.
+  void dropStaged(const PartitionId& id);
   // Whether the book holds anything of the partition (offset or state).
   bool holds(const PartitionId& id) const;
 

@@ -26,6 +26,7 @@ void PartitionHandover::assigned(const std::string& group, const std::string& me
   checkpoint::StateBook& book = coordinator_.book();
   const int32_t generation = book.generation(group);
   auto arrivals = ownership_.assign(group, member, generation, partitions);
+  for (const auto& id : arrivals.gained) book.dropStaged(id);
   size_t assigned = 0;
   for (const auto& [topic, list] : partitions) assigned += list.size();
   TM_LOG(Info, "offsets", "partitions assigned")

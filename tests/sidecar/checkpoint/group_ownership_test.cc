@@ -27,6 +27,9 @@ TEST(GroupOwnershipTest, ShouldNotCountAPartitionMovingBetweenTwoMembersHereAsAr
   EXPECT_TRUE(a1.previous_known);
   auto a2 = o.assign("g", "m2", 2, {{"t", {1, 2, 3}}});
   EXPECT_TRUE(a2.partitions.empty());
+  // m2 gained partition 1 (whatever m1 staged for it and never sealed goes).
+  EXPECT_TRUE(a1.gained.empty());
+  EXPECT_EQ(a2.gained, (Set{{"g", "t", 1}}));
   EXPECT_TRUE(o.owns({"g", "t", 1}));
 }
 

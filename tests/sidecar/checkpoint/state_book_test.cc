@@ -19,6 +19,37 @@ TEST(StateBookTest, ShouldKeepWritesStagedUntilAnOffsetCommitSealsThem) {
   EXPECT_FALSE(book.hasStaged());
 }
 
+// Samza's rule: a partition's state is sealed with that partition's offset.
+// A crashed member's uncommitted write for partition 4 must never be sealed
+// by another partition's commit (it would then pair with an older offset).
+TEST(StateBookTest, ShouldSealAPartitionsStagedStateOnlyWithThatPartitionsOffset) {
+  const PartitionId p4{"g", "orders.v1", 4};
+  StateBook book(/*seal_immediately=*/false);
+  ASSERT_TRUE(book.put(scopedKey(p4, "count"), "40", "text/plain", std::nullopt).isOk());
+  ASSERT_TRUE(book.put(scopedKey(kP0, "count"), "7", "text/plain", std::nullopt).isOk());
+  ASSERT_TRUE(book.put("model", "m", "text/plain", std::nullopt).isOk());
+  book.seal({{kP0, {10, -1, std::nullopt}}});
+  EXPECT_EQ(*book.get(scopedKey(kP0, "count"), View::kSealed)->data, "7");
+  EXPECT_EQ(*book.get("model", View::kSealed)->data, "m");  // instance state: any commit
+  EXPECT_FALSE(book.get(scopedKey(p4, "count"), View::kSealed).has_value());
+  EXPECT_TRUE(book.hasStaged());
+  book.seal({{p4, {40, -1, std::nullopt}}});
+  EXPECT_EQ(*book.get(scopedKey(p4, "count"), View::kSealed)->data, "40");
+  EXPECT_FALSE(book.hasStaged());
+}
+
+TEST(StateBookTest, ShouldForgetAPartitionsStagedWritesWhenItChangesHands) {
+  const PartitionId p4{"g", "orders.v1", 4};
+  StateBook book(/*seal_immediately=*/false);
+  ASSERT_TRUE(book.put(scopedKey(p4, "count"), "30", "text/plain", std::nullopt).isOk());
+  book.seal({{p4, {30, -1, std::nullopt}}});
+  ASSERT_TRUE(book.put(scopedKey(p4, "count"), "40", "text/plain", std::nullopt).isOk());
+  ASSERT_TRUE(book.put(scopedKey(kP0, "count"), "7", "text/plain", std::nullopt).isOk());
+  book.dropStaged(p4);
+  EXPECT_EQ(*book.get(scopedKey(p4, "count"), View::kStaged)->data, "30");  // the sealed one
+  EXPECT_EQ(*book.get(scopedKey(kP0, "count"), View::kStaged)->data, "7");  // untouched
+}
+
 TEST(StateBookTest, ShouldSealAStagedDeleteWithTheNextCommit) {
   StateBook book(false);
   ASSERT_TRUE(book.put("k", "v", "", std::nullopt).isOk());
@@ -112,7 +143,7 @@ TEST(StateBookAssignmentTest, ShouldReplaceEverythingOfAPartitionWhenAdoptingIts
   ASSERT_TRUE(book.put(scopedKey(kP0, "stale"), "old", "", std::nullopt).isOk());
   ASSERT_TRUE(book.put(scopedKey(kP0, "counts"), "old", "", std::nullopt).isOk());
   ASSERT_TRUE(book.put(scopedKey(p1, "counts"), "mine", "", std::nullopt).isOk());
-  book.seal({{kP0, {5, -1, std::nullopt}}});
+  book.seal({{kP0, {5, -1, std::nullopt}}, {p1, {3, -1, std::nullopt}}});
   ASSERT_TRUE(book.put(scopedKey(kP0, "counts"), "staged", "", std::nullopt).isOk());
   const uint64_t seal = book.sealed().seal;
 
