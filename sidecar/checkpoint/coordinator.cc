@@ -218,6 +218,7 @@ void Coordinator::run(const std::string& trigger) {
   in_flight_ = true;
   timed_out_ = false;
   committing_ = false;
+  replicating_ = false;
   running_trigger_ = trigger;
   messages_since_ = 0;
   const uint64_t attempt = ++attempt_;
@@ -264,10 +265,27 @@ void Coordinator::commit(const std::string& trigger) {
         r.duration_us = monotonicUs() - started;
         return r;
       },
-      [this, seal = view->seal](Result r) {
+      [this, seal = view->seal, attempt = attempt_](Result r) {
         if (!r.status.isOk() || !replicate_) return finish(seal, std::move(r));
         const uint64_t id = r.manifest.id();
-        replicate_(id, [this, seal, r = std::move(r)](Status s) mutable {
+        if (timed_out_) {
+          // Already failed by its timeout: durable here, and the replicator
+          // uploads it, but nobody waits for the remote any more.
+          in_flight_ = false;
+          TM_LOG(Warn, "checkpoint",
+                 "durable locally after its timeout; not waiting for the remote")
+              .kv("id", id);
+          return;
+        }
+        replicating_ = true;
+        replicate_(id, [this, seal, attempt, r = std::move(r)](Status s) mutable {
+          if (attempt != attempt_) {  // its timeout ended the attempt: a newer one covers it
+            TM_LOG(Info, "checkpoint", "reached the remote after its timeout")
+                .kv("id", r.manifest.id())
+                .kv("ok", s.isOk());
+            return;
+          }
+          replicating_ = false;
           if (!s.isOk()) r.status = s.withPrefix("durable locally, not on the remote");
           finish(seal, std::move(r));
         });
@@ -287,11 +305,14 @@ void Coordinator::commit(const std::string& trigger) {
 
 void Coordinator::onTimeout() {
   if (!in_flight_ || timed_out_) return;
-  if (!committing_) {
-    // Still waiting for the prepare step: nothing runs in the store, so the
-    // attempt simply ends (its late answer is ignored).
+  if (!committing_ || replicating_) {
+    // Waiting for the prepare step, or for the remote (sync mode) after the
+    // store committed: nothing runs in the store, so the attempt simply ends
+    // and its late answer is ignored. Waiting on would hold every later
+    // checkpoint behind a remote that may be down for hours.
     ++attempt_;
     in_flight_ = false;
+    replicating_ = false;
   } else {
     timed_out_ = true;  // the store transaction runs on; finish() records its outcome
   }

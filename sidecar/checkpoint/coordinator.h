@@ -160,9 +160,10 @@ class Coordinator {
 
   bool restored_ = false;
   bool in_flight_ = false;
-  uint64_t attempt_ = 0;     // numbers checkpoint attempts
-  bool timed_out_ = false;   // the attempt in flight was already failed
-  bool committing_ = false;  // the attempt in flight reached the store
+  uint64_t attempt_ = 0;      // numbers checkpoint attempts
+  bool timed_out_ = false;    // the attempt in flight was already failed
+  bool committing_ = false;   // the attempt in flight reached the store
+  bool replicating_ = false;  // ... and waits for the remote (sync mode)
   std::string running_trigger_;
   uint64_t durable_seal_ = 0;
   // This run's epoch: the latest checkpoint's + 1 (store.proto: writer_epoch).
