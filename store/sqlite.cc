@@ -129,6 +129,15 @@ StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path, bool
     sqlite3_close(db);
     return s;
   }
+  // SQLite quietly opens a file it cannot write read-only, and the
+  // connection stays so even once the file system is writable again: a
+  // writer refuses at once (the orchestrator restarts the sidecar until it is).
+  if (create && sqlite3_db_readonly(db, "main") == 1) {
+    sqlite3_close(db);
+    return failedPrecondition(path +
+                              " is read-only (the file or its file system); the store "
+                              "must be writable");
+  }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   std::unique_ptr<Database> out(new Database(db, path));

@@ -53,7 +53,9 @@ class Statement {
 
 class Database {
  public:
-  // Opens (creating if `create`) with WAL and synchronous=FULL.
+  // Opens (creating if `create`) with WAL and synchronous=FULL. With
+  // `create` (a writer), a file SQLite could only open read-only is refused
+  // (FailedPrecondition).
   static StatusOr<std::unique_ptr<Database>> open(const std::string& path, bool create);
   ~Database();
   Database(const Database&) = delete;

@@ -23,7 +23,8 @@ class SqliteCheckpointStore : public CheckpointStore {
   // Opens or creates the store at `path`, migrates an older format, and runs
   // PRAGMA integrity_check of every table but the blobs (each blob is
   // verified against its hash when read): a corrupt file is refused
-  // (DataLoss), never served.
+  // (DataLoss), never served. A file SQLite can only open read-only is
+  // refused too (FailedPrecondition).
   static StatusOr<std::unique_ptr<SqliteCheckpointStore>> open(const std::string& path,
                                                                uint32_t retained);
 

@@ -148,5 +148,23 @@ TEST_F(DiskFailureTest, ShouldReportFailedPreconditionAndChangeNothingWhenTheDis
   expectIntactAt(path_, 2);
 }
 
+// SQLite would open it read-only, for good: refused, with the reason.
+TEST_F(DiskFailureTest, ShouldRefuseToOpenAStoreOnAReadOnlyFileSystem) {
+  {
+    auto store = SqliteCheckpointStore::open(path_, 10);
+    ASSERT_TRUE(store.isOk()) << store.status().toString();
+    const Checkpoint c = checkpoint(1, "state");
+    ASSERT_TRUE((*store)->commit(c.manifest, c.source()).isOk());
+  }
+  remount("size=512k", MS_RDONLY);
+  auto store = SqliteCheckpointStore::open(path_, 10);
+  ASSERT_FALSE(store.isOk());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("is read-only"), std::string::npos)
+      << store.status().message();
+  remount("size=512k");
+  expectIntactAt(path_, 1);
+}
+
 }  // namespace
 }  // namespace tidemark::store
