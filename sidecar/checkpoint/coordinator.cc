@@ -325,6 +325,7 @@ void Coordinator::fail(const std::string& trigger, const Status& status) {
   count(trigger, "failed");
   ++stats_.failed;
   ++stats_.consecutive_failures;
+  stats_.last_error = status.toString();
   const auto backoff = std::chrono::milliseconds(
       std::min<int64_t>(10000, 100LL << std::min<uint32_t>(stats_.consecutive_failures, 7)));
   TM_LOG(Error, "checkpoint", "checkpoint failed")
@@ -365,6 +366,7 @@ void Coordinator::finish(uint64_t seal, Result r) {
     bytes_deduplicated_->inc(static_cast<double>(r.written.bytes_deduplicated));
   }
   stats_.consecutive_failures = 0;
+  stats_.last_error.clear();
   stats_.last_id = r.manifest.id();
   stats_.last_duration_us = r.duration_us;
   stats_.last_completed_ms = last_end_ms_;

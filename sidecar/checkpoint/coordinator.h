@@ -63,6 +63,7 @@ struct CoordinatorStats {
   uint64_t coalesced = 0;
   uint64_t skipped = 0;  // periodic triggers with nothing new
   uint32_t consecutive_failures = 0;
+  std::string last_error;  // why the latest attempt failed; empty once one completes
   std::optional<uint64_t> last_id;
   int64_t last_duration_us = 0;
   int64_t last_completed_ms = 0;

@@ -235,7 +235,8 @@ http::Response Sidecar::readiness() const {
   checks.emplace_back(
       "checkpoints",
       stats.consecutive_failures > config_.checkpoint().tolerable_failures()
-          ? std::to_string(stats.consecutive_failures) + " consecutive checkpoint failures"
+          ? std::to_string(stats.consecutive_failures) + " consecutive checkpoint failures, " +
+                "the last: " + stats.last_error
           : "");
   const std::string& db = config_.store().path();
   const std::string dir = std::filesystem::path(db).parent_path().string();
