@@ -73,6 +73,8 @@ class RemoteBackend {
   virtual StatusOr<std::map<GroupPartition, PartitionSnapshot>> readPartitions(
       const std::set<GroupPartition>& wanted) = 0;
   // Bytes handed to the remote by the last upload() (blobs and manifest).
+  // Ask on the thread that calls upload(), right after it: a later call
+  // there (forgetPartitions) changes it.
   virtual uint64_t lastUploadBytes() const = 0;
 };
 

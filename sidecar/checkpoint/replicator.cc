@@ -29,6 +29,9 @@ struct Replicator::Pending {
   std::map<std::string, std::string> data;
   std::vector<store::PartitionCheckpoint> partitions;  // what goes up with it
   int64_t depth = 0;
+  // Bytes the upload sent: read on the remote thread right after it, since
+  // a job queued behind it there (forgetting records) sends more.
+  uint64_t sent_bytes = 0;
 };
 
 namespace {
@@ -242,6 +245,7 @@ void Replicator::kick() {
                     return std::string_view(it->second);
                   },
                   p->partitions);
+              p->sent_bytes = backend_->lastUploadBytes();
               return std::make_pair(s, seconds(std::chrono::steady_clock::now() - t0));
             },
             [this, p](std::pair<Status, double> r) { uploaded(p, r.first, r.second); });
@@ -259,7 +263,7 @@ void Replicator::uploaded(std::shared_ptr<Pending> p, Status s, double secs) {
     in_flight_ = false;
     return scheduleRetry();
   }
-  const uint64_t bytes = backend_->lastUploadBytes();
+  const uint64_t bytes = p->sent_bytes;
   const store::Manifest m = *p->manifest;
   p->data.clear();
   for (const auto& record : p->partitions) {
