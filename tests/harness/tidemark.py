@@ -143,9 +143,10 @@ class LineReader:
 class EmbeddedKafka:
     """The embedded cluster in its own process (tests/tools/embedded_kafka_main.cc)."""
 
-    def __init__(self, generation="debian", brokers=3, topics=("demo:6",), checkpoint_topic=False):
+    def __init__(self, generation="debian", brokers=3, topics=("demo:6",), checkpoint_topic=False,
+                 tool="tidemark-embedded-kafka"):
         self.generation = generation
-        args = [binary("tidemark-embedded-kafka"), "--brokers", str(brokers)]
+        args = [binary(tool), "--brokers", str(brokers)]
         # checkpoint_topic: for tests with a remote, the checkpoint topic, as
         # an operator would create it: the embedded cluster implements no
         # CreateTopics (the sidecar's attempt would time out, 5 s, before it
@@ -202,7 +203,7 @@ READY = re.compile(r"\bmsg=ready\b")
 class Sidecar:
     """A `tidemark serve` process with a config written into `workdir`."""
 
-    def __init__(self, workdir, upstream, settings=None, env=None):
+    def __init__(self, workdir, upstream, settings=None, env=None, ready_timeout=30):
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / "tidemark.yaml"
@@ -226,7 +227,15 @@ class Sidecar:
                                      env=env)
         self.log = _LineReader(self.proc.stderr)
         self.stdout = _LineReader(self.proc.stdout)
-        ready = self.log.wait_for(lambda l: READY.search(l) is not None, 30, "ready log line")
+        try:
+            ready = self.log.wait_for(lambda l: READY.search(l) is not None, ready_timeout,
+                                      "ready log line")
+        except (TimeoutError, EOFError) as e:  # never leave it running; say how it ended
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.exit_code = self.proc.wait()
+            e.sidecar = self
+            raise
         self.fields = dict(re.findall(r"(\w+)=(\S+)", ready))
         self.http = self.fields["http"]
 
