@@ -217,7 +217,6 @@ StatusOr<std::string> Database::integrityCheck(const std::vector<std::string>& t
       out += line;
     }
   };
-  if (tables.empty()) TM_RETURN_IF_ERROR(check("PRAGMA integrity_check"));
   for (const std::string& table : tables) {
     std::string quoted = "\"";
     for (char c : table) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);

@@ -63,9 +63,8 @@ class Database {
 
   Status exec(const std::string& sql);
   StatusOr<Statement> prepare(const std::string& sql);
-  // "ok", or what PRAGMA integrity_check found: of the whole file, or, with
-  // `tables`, of those tables and their indexes only.
-  StatusOr<std::string> integrityCheck(const std::vector<std::string>& tables = {});
+  // "ok", or what PRAGMA integrity_check found in `tables` and their indexes.
+  StatusOr<std::string> integrityCheck(const std::vector<std::string>& tables);
   const std::string& path() const { return path_; }
   // The rowid the last INSERT on this connection gave.
   int64_t lastInsertRowid() const;

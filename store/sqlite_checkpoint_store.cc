@@ -71,14 +71,13 @@ UPDATE meta SET value = '3' WHERE key = 'format_version';
 StatusOr<std::vector<std::string>> checkedTables(Database& db) {
   TM_ASSIGN_OR_RETURN(Statement st,
                       db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND "
-                                 "name NOT IN ('blobs', 'blobs_v3') ORDER BY name"));
+                                 "name != 'blobs' ORDER BY name"));
   std::vector<std::string> tables;
   while (true) {
     TM_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
     tables.push_back(st.columnText(0));
   }
-  if (tables.empty()) tables.push_back("sqlite_master");  // a new file: the schema alone
   return tables;
 }
 
