@@ -5,15 +5,15 @@
 // metrics come from what the application's own fetches already carry, and
 // the forwarding path stays a byte pump.
 //
-// The caller shows the tap the frame in order, from its 4-byte length prefix:
-// bytes the tap asks to skip (record data) it need not show, and the rest it
-// feeds. The tap holds only the bytes of the field it is in the middle of
-// (partition headers, a topic name, aborted-transaction lists), at most
-// kMaxHeldBytes. Anything it does not understand makes it stop following the
+// The caller shows the tap the frame in order, from its 4-byte length prefix,
+// with pass() (streamed) or feed() (buffered). The tap holds only the bytes
+// of the field it is in the middle of (partition headers, a topic name,
+// aborted-transaction lists), at most kMaxHeldBytes. Anything it does not understand makes it stop following the
 // frame; it never affects what is forwarded. Watermarks are reported only for
 // a frame that parsed to its exact end, and only for partitions without an
 // error. Versions 0-16. Not thread-safe; one tap per response.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,15 +43,33 @@ class WatermarkSink {
 class FetchWatermarkTap {
  public:
   static constexpr size_t kMaxHeldBytes = 64 << 10;
+  // The most bytes pass() copies out at a time: partition headers are small.
+  static constexpr size_t kPeekBytes = 256;
 
   explicit FetchWatermarkTap(int16_t version);
 
-  // How many of the next bytes the tap does not need to see (record data).
-  size_t skippable() const { return skip_; }
-  // Passes over `n` <= skippable() bytes unseen.
-  void skip(size_t n);
-  // Shows the tap the next bytes of the frame; they may run past a field into
-  // record data, which it then passes over itself.
+  // One step of a stream going past: of the next `n` (>= 1) bytes, how many
+  // the caller moves on now. Those the tap needs are copied out with
+  // `peek(char* dst, size_t k)`, at most kPeekBytes; record data is passed
+  // over unseen; once stopped, all `n` go.
+  template <typename Peek>
+  size_t pass(size_t n, Peek&& peek) {
+    if (!stopped_.empty()) return n;
+    if (skip_ > 0) {
+      n = std::min(n, skip_);
+      skip(n);
+      return n;
+    }
+    char head[kPeekBytes];
+    n = std::min(n, sizeof(head));
+    peek(head, n);
+    feed({head, n});
+    return n;
+  }
+
+  // Shows the tap the next bytes of the frame (all of it at once, for a
+  // buffered answer); they may run past a field into record data, which it
+  // then passes over itself.
   void feed(std::string_view bytes);
 
   // The whole frame was seen and parsed.
@@ -62,6 +80,8 @@ class FetchWatermarkTap {
   std::vector<FetchWatermark> watermarks() const;
 
  private:
+  // Passes over `n` <= skip_ bytes (record data) unseen.
+  void skip(size_t n);
   enum class Phase { kFrameStart, kAfterRecords, kDone };
   enum class Step { kNeedMore, kRecords, kDone, kBad };
   // Parses from the frame start or the end of a records field up to the next

@@ -16,8 +16,6 @@ using kafka::kRequestPrefixBytes;
 
 constexpr int16_t kProduceKey = 0;
 constexpr int16_t kFetchKey = 1;
-// The most bytes shown to the Fetch tap at a time: partition headers are small.
-constexpr size_t kTapPeekBytes = 256;
 // Produce's acks sits after the header and transactional_id: both short strings.
 constexpr size_t kMaxProducePeek = 2 * 32768 + 64;
 constexpr size_t kTypicalProducePeek = 512;
@@ -388,7 +386,9 @@ bool Session::pumpResponses() {
     if (response_left_ > 0) {
       if (avail == 0) break;
       size_t n = std::min(avail, response_left_);
-      if (fetch_tap_ != nullptr) n = tapFetch(n);
+      if (fetch_tap_ != nullptr) {
+        n = fetch_tap_->pass(n, [this](char* dst, size_t k) { upstream_->peek(dst, k); });
+      }
       upstream_->moveTo(*client_, n);
       if (options_.metrics != nullptr) options_.metrics->toClient(n);
       response_left_ -= n;
@@ -588,21 +588,6 @@ void Session::finish(const std::string& reason) {
   if (client_) client_->close();
   if (upstream_) upstream_->close();
   if (on_closed_) on_closed_(this);
-}
-
-size_t Session::tapFetch(size_t n) {
-  FetchWatermarkTap& tap = *fetch_tap_;
-  if (!tap.stopped().empty()) return n;
-  if (tap.skippable() > 0) {
-    n = std::min(n, tap.skippable());
-    tap.skip(n);
-    return n;
-  }
-  char head[kTapPeekBytes];
-  n = std::min(n, sizeof(head));
-  upstream_->peek(head, n);
-  tap.feed({head, n});
-  return n;
 }
 
 void Session::reportWatermarks(const FetchWatermarkTap& tap) {

@@ -110,9 +110,6 @@ class Session {
   void runIdleActions();
   void flushAnswered();
   void applyBackpressure();
-  // How many of the next `n` bytes of the streamed Fetch answer to move now,
-  // showing the tap the ones it needs to see.
-  size_t tapFetch(size_t n);
   void reportWatermarks(const FetchWatermarkTap& tap);
 
   void fail(const std::string& what, int16_t api_key = -1, int16_t api_version = -1);

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -196,14 +197,9 @@ void fetchWatermarks(int16_t version, std::string_view frame, std::string_view b
   at_once.feed(whole);
   proxy::FetchWatermarkTap streamed(version);
   for (std::string_view rest = whole; !rest.empty();) {
-    size_t n = std::min(rest.size(), piece);
-    if (streamed.skippable() > 0) {
-      n = std::min(n, streamed.skippable());
-      streamed.skip(n);
-    } else {
-      streamed.feed(rest.substr(0, n));
-    }
-    rest.remove_prefix(n);
+    rest.remove_prefix(streamed.pass(std::min(rest.size(), piece), [&](char* dst, size_t k) {
+      std::memcpy(dst, rest.data(), k);
+    }));
   }
   check(at_once.complete() == streamed.complete());
   check(at_once.watermarks() == streamed.watermarks());

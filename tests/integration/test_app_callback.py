@@ -10,11 +10,10 @@ import json
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
+from harness.api import call
 from harness.tidemark import client_env, committed_offsets
 
 MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
@@ -59,15 +58,6 @@ def app():
     a = App()
     yield a
     a.stop()
-
-
-def call(sidecar, method, path, body=None):
-    req = urllib.request.Request(sidecar.url(path), data=body, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def commit_document(offset, counts):

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "protocol/kafka/header.h"
 #include "protocol/kafka/testing.h"
 
@@ -28,15 +30,10 @@ std::string frameOf(const FetchResponse& m, int16_t version, int32_t correlation
 size_t stream(FetchWatermarkTap& tap, std::string_view frame, size_t piece) {
   size_t shown = 0;
   while (!frame.empty()) {
-    size_t n = std::min(frame.size(), piece);
-    if (tap.skippable() > 0) {
-      n = std::min(n, tap.skippable());
-      tap.skip(n);
-    } else {
-      tap.feed(frame.substr(0, n));
-      shown += n;
-    }
-    frame.remove_prefix(n);
+    frame.remove_prefix(tap.pass(std::min(frame.size(), piece), [&](char* dst, size_t k) {
+      std::memcpy(dst, frame.data(), k);
+      shown += k;
+    }));
   }
   return shown;
 }
