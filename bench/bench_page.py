@@ -235,12 +235,16 @@ def save_results(results_dir, name, data):
     return path
 
 
-def publish(name, data, section, smoke, build=None, output=None):
-    """What a benchmark script calls at the end of a run: saves its JSON (which must hold
-    "machine" and "targets") and rewrites its section of the page. Returns (page, json)."""
+def publish(name, data, targets, section, png, smoke, build=None, output=None):
+    """What a benchmark script calls at the end of a run: takes `data` as a regeneration
+    from the JSON will see it, adds `targets(data)`, saves the JSON (which must hold
+    "machine") and rewrites its section, `section(data, plot link or None)`, of the page.
+    `png`: the run's plot, or None. Returns (page, json)."""
+    data = json.loads(json.dumps(data))
+    data["targets"] = targets(data)
     page, results_dir = locations(smoke, build, output)
     path = save_results(results_dir, name, data)
-    write(page, results_dir, {name: section}, smoke)
+    write(page, results_dir, {name: section(data, plot_link(png, page))}, smoke)
     return page, path
 
 

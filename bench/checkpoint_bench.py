@@ -622,14 +622,10 @@ def main():
     info["sqlite"] = sqlite3.sqlite_version
     data = {"machine": info, "run": {"smoke": args.smoke, "argv": args.argv, "wall_s": wall},
             **results}
-    data = json.loads(json.dumps(data))  # what a regeneration from the JSON sees
-    data["targets"] = targets(data)
     if can_plot:
         plot(data, png)
-    page, raw = bench_page.publish("checkpoint", data,
-                                   section(data, bench_page.plot_link(png if can_plot else None,
-                                                                      page)),
-                                   args.smoke, build, args.output)
+    page, raw = bench_page.publish("checkpoint", data, targets, section,
+                                   png if can_plot else None, args.smoke, build, args.output)
     print(f"wall {wall:.0f} s; wrote {page}" + (f", {png}" if can_plot else "") + f", {raw}")
 
 

@@ -391,11 +391,7 @@ def main():
         plot(result, png)
     data = {"machine": info, "run": {"smoke": args.smoke, "argv": args.argv, "wall_s": wall},
             "plan": p, "summary": summary, **result}
-    data = json.loads(json.dumps(data))  # what a regeneration from the JSON sees
-    data["targets"] = targets(data)
-    md, raw = bench_page.publish("memory", data,
-                                 section(data, bench_page.plot_link(png if can_plot else None,
-                                                                    md)),
+    md, raw = bench_page.publish("memory", data, targets, section, png if can_plot else None,
                                  args.smoke, folder, args.output)
     plot_rel = can_plot
     print(f"{'state':<56} {'VmRSS MiB':>9} {'VmHWM MiB':>9} {'fds':>5}")

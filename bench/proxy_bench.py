@@ -773,12 +773,8 @@ def main():
             "run": {"smoke": args.smoke, "argv": args.argv, "wall_s": wall, "reps": args.reps,
                     "brokers": args.brokers, "no_floor": args.no_floor},
             "summary": rows, "runs": runs, "floor": floor}
-    data = json.loads(json.dumps(data))  # what a regeneration from the JSON sees
-    data["targets"] = targets(data)
-    output, raw = bench_page.publish("proxy", data,
-                                     section(data, bench_page.plot_link(png if can_plot else None,
-                                                                        output)),
-                                     args.smoke, build, args.output)
+    output, raw = bench_page.publish("proxy", data, targets, section,
+                                     png if can_plot else None, args.smoke, build, args.output)
 
     for r in rows:
         if r["kind"] == "latency":

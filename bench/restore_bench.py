@@ -22,7 +22,6 @@ restore <= 2x the file read. Reported, never asserted.
 import argparse
 import hashlib
 import http.client
-import json
 import os
 import pathlib
 import re
@@ -333,11 +332,7 @@ def main():
     data = {"machine": info, "run": {"smoke": args.smoke, "argv": args.argv, "wall_s": wall,
                                      "reps": reps},
             "setup": SETUP, "rows": rows}
-    data = json.loads(json.dumps(data))  # what a regeneration from the JSON sees
-    data["targets"] = targets(data)
-    md, raw = bench_page.publish("restore", data,
-                                 section(data, bench_page.plot_link(png if can_plot else None,
-                                                                    md)),
+    md, raw = bench_page.publish("restore", data, targets, section, png if can_plot else None,
                                  args.smoke, folder, args.output)
     plot_rel = can_plot
     print(f"{'state':>9} {'file cold':>10} {'file warm':>10} {'empty':>8} {'local cold':>11} "
