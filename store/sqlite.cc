@@ -120,6 +120,8 @@ bool Statement::columnIsNull(int index) const {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
 }
 
+int64_t memoryInUse() { return sqlite3_memory_used(); }
+
 StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path, bool create) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;

@@ -92,6 +92,11 @@ class Database {
   int wal_frames_ = 0;
 };
 
+// Bytes SQLite holds on the heap in this process, every connection's page
+// cache included (each connection's cache is bounded by its cache_size).
+// Thread-safe.
+int64_t memoryInUse();
+
 // BEGIN IMMEDIATE ... COMMIT; rolls back if destroyed before commit().
 class Transaction {
  public:

@@ -14,6 +14,7 @@
 #include "sidecar/kafka/cluster_metadata.h"
 #include "sidecar/kafka/kafka_remote_backend.h"
 #include "sidecar/server/remote_config.h"
+#include "store/sqlite.h"
 #include "store/sqlite_checkpoint_store.h"
 
 namespace tidemark::server {
@@ -78,6 +79,9 @@ Status Sidecar::start() {
   proxy_.setMetrics(metrics_);
   metrics_.gaugeFn("tidemark_proxy_connections", "Application connections open through the proxy.",
                    [this] { return static_cast<double>(proxy_.openSessions()); });
+  metrics_.gaugeFn("tidemark_store_memory_bytes",
+                   "Heap bytes SQLite holds, its page caches included (bounded by their size).",
+                   [] { return static_cast<double>(store::memoryInUse()); });
   if (replicator_) {
     coordinator_->onDurable([this](uint64_t) { replicator_->kick(); });
     if (remote_mode == config::v1::Remote::SYNC) {

@@ -57,6 +57,8 @@ def test_metrics_should_count_checkpoints_bytes_and_requests_of_a_known_workload
     assert m[("tidemark_checkpoint_last_completed_id", frozenset())] > 0
     assert m[("tidemark_restore_bytes", frozenset())] == 0
     assert m[("tidemark_proxy_connections", frozenset())] == 0
+    # SQLite's heap: at least the statements and pages two checkpoints used.
+    assert 64 * 1024 < m[("tidemark_store_memory_bytes", frozenset())] < 256 * 1024 * 1024
     put = frozenset({("route", "/v1/state/{key...}"), ("method", "PUT"), ("code", "204")})
     assert m[("tidemark_http_requests_total", put)] == 1
     offsets = frozenset({("route", "/v1/offsets"), ("method", "POST"), ("code", "200")})
