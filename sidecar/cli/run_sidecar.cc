@@ -7,6 +7,7 @@
 
 #include "sidecar/base/log.h"
 #include "sidecar/cli/commands.h"
+#include "sidecar/config/duration.h"
 
 namespace tidemark::cli {
 
@@ -70,7 +71,7 @@ int runSidecar(const config::Config& config,
       TM_LOG(Error, "main", "shutdown.timeout reached: exiting now");
       _exit(kExitRuntime);
     });
-    deadline->arm(std::chrono::milliseconds(t.seconds() * 1000 + t.nanos() / 1000000));
+    deadline->arm(config::toMillis(t));
     TM_LOG(Info, "main", "stop signal received");
     sidecar.shutdown([&](bool durable) {
       if (!durable) exit_code = kExitRuntime;

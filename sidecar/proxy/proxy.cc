@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "sidecar/base/log.h"
+#include "sidecar/config/duration.h"
 
 namespace tidemark::proxy {
 
@@ -10,6 +11,7 @@ Proxy::Proxy(const config::Config& config, event::EventLoop& loop)
     : loop_(loop),
       listen_(*config::parseHostPort(config.proxy().listen())),
       max_frame_bytes_(config.proxy().max_frame_bytes()),
+      connect_timeout_(config::toMillis(config.proxy().upstream().connect_timeout())),
       tls_config_(config.proxy().upstream().tls()),
       dns_(loop),
       brokers_(config.proxy().advertised_host(), config.proxy().broker_port_base(),
@@ -79,9 +81,13 @@ void Proxy::accept(int fd, std::string peer, std::optional<int32_t> node_id) {
     ::close(fd);
     return;
   }
-  SessionOptions options{max_frame_bytes_, tls_.get(),
+  SessionOptions options{max_frame_bytes_,
+                         tls_.get(),
                          node_id ? "broker-" + std::to_string(*node_id) : "bootstrap",
-                         offset_hooks_, metrics_.get(), watermark_sink_};
+                         offset_hooks_,
+                         metrics_.get(),
+                         watermark_sink_,
+                         connect_timeout_};
   auto session = std::make_unique<Session>(loop_, dns_.base(), fd, std::move(peer), *target,
                                            std::move(options), RewriteContext{brokers_, topics_},
                                            [this](Session* s) {

@@ -65,6 +65,7 @@ class Proxy {
   std::vector<UpstreamAddress> bootstrap_servers_;
   size_t next_bootstrap_ = 0;
   size_t max_frame_bytes_;
+  std::chrono::milliseconds connect_timeout_;
   config::v1::UpstreamTls tls_config_;
   std::unique_ptr<event::TlsContext> tls_;
   event::DnsResolver dns_;

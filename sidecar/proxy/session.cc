@@ -57,9 +57,19 @@ Session::Session(event::EventLoop& loop, evdns_base* dns, int client_fd, std::st
            },
        .on_closed = [this](std::string reason) { onClientClosed(reason); }});
   client_->setDrainedMark(kLowWater);
+  // The application reached us on loopback at once, so its own connect
+  // timeout cannot notice a broker that drops packets: this one does.
+  connect_timer_ = loop_.createTimer([this] {
+    TM_LOG(Warn, "proxy", "upstream connect timed out")
+        .kv("peer", peer_)
+        .kv("upstream", upstream_->peer())
+        .kv("timeout_ms", options_.connect_timeout.count());
+    finish("upstream connect timed out");
+  });
+  connect_timer_->arm(options_.connect_timeout);
   upstream_ = event::TcpStream::connect(
       loop_, dns, upstream.host, upstream.port,
-      {.on_connected = nullptr,
+      {.on_connected = [this] { connect_timer_->cancel(); },
        .on_data = [this] { onUpstreamData(); },
        .on_drained =
            [this] {
@@ -584,6 +594,7 @@ void Session::finish(const std::string& reason) {
   if (done_) return;
   done_ = true;
   alive_.reset();  // callbacks still pending for this session become no-ops
+  connect_timer_->cancel();
   TM_LOG(Debug, "proxy", "connection closed").kv("peer", peer_).kv("reason", reason);
   if (client_) client_->close();
   if (upstream_) upstream_->close();

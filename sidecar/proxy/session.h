@@ -24,6 +24,7 @@
 // Loop thread only. The owner (Proxy) destroys a session after it reports
 // closed, from a posted task, never inside the session's own callbacks.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -33,6 +34,7 @@
 #include <string>
 
 #include "protocol/kafka/header.h"
+#include "sidecar/event/event_loop.h"
 #include "sidecar/event/tcp_stream.h"
 #include "sidecar/proxy/fetch_watermarks.h"
 #include "sidecar/proxy/offset_hooks.h"
@@ -48,6 +50,8 @@ struct SessionOptions {
   OffsetHooks* offsets = nullptr;       // checkpointing; nullptr: offsets pass through untouched
   ProxyMetrics* metrics = nullptr;      // counters; nullptr: none
   WatermarkSink* watermarks = nullptr;  // Fetch answers' high watermarks; nullptr: not read
+  // The upstream connection not established by then closes the session.
+  std::chrono::milliseconds connect_timeout{10000};
 };
 
 class Session {
@@ -122,6 +126,7 @@ class Session {
   std::function<void(Session*)> on_closed_;
   std::unique_ptr<event::TcpStream> client_;
   std::unique_ptr<event::TcpStream> upstream_;
+  std::unique_ptr<event::Timer> connect_timer_;  // until upstream_ is connected
 
   std::deque<Entry> inflight_;                     // client order
   std::deque<Entry> upstream_order_;               // the order upstream will answer in

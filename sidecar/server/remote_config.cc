@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "sidecar/config/duration.h"
+
 namespace tidemark::server {
 
 std::string instanceId(const config::Config& config) {
@@ -36,8 +38,7 @@ kafka::KafkaRemoteOptions remoteOptions(const config::Config& config) {
   options.chunk_bytes = static_cast<uint32_t>(rk.chunk_bytes());
   options.job_id = config.job().id();
   options.instance_id = instanceId(config);
-  options.timeout =
-      std::chrono::milliseconds(rk.timeout().seconds() * 1000 + rk.timeout().nanos() / 1000000);
+  options.timeout = config::toMillis(rk.timeout());
   return options;
 }
 

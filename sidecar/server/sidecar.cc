@@ -11,6 +11,7 @@
 
 #include "sidecar/base/log.h"
 #include "sidecar/checkpoint/http_api.h"
+#include "sidecar/config/duration.h"
 #include "sidecar/kafka/cluster_metadata.h"
 #include "sidecar/kafka/kafka_remote_backend.h"
 #include "sidecar/server/remote_config.h"
@@ -38,9 +39,7 @@ Status Sidecar::start() {
         .kv("to", store::SqliteCheckpointStore::kFormatVersion);
   }
   const auto& cp = config_.checkpoint();
-  auto ms = [](const google::protobuf::Duration& d) {
-    return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-  };
+  const auto ms = config::toMillis;
   const auto remote_mode = config_.remote().mode();
   if (remote_mode != config::v1::Remote::OFF) {
     const auto& rk = config_.remote().kafka();
@@ -183,7 +182,7 @@ void Sidecar::mirrorMarkedOffsets() {
 void Sidecar::shutdown(std::function<void(bool)> done) {
   shutting_down_ = true;
   const auto& t = config_.shutdown().timeout();
-  const auto half = std::chrono::milliseconds((t.seconds() * 1000 + t.nanos() / 1000000) / 2);
+  const auto half = config::toMillis(t) / 2;
   TM_LOG(Info, "main", "shutting down: serving the application's open connections first")
       .kv("proxy_connections", proxy_.openSessions())
       .kv("http_in_flight", http_.inFlight())

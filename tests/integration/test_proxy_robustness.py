@@ -256,3 +256,44 @@ def test_should_serve_a_thousand_concurrent_connections_and_release_them(cluster
 def call_ok(sidecar):
     from harness.api import call
     return call(sidecar, "GET", "/readyz")[0] == 200
+
+
+def test_should_close_the_application_connection_when_the_broker_connect_hangs(tmp_path):
+    """A broker whose SYNs are dropped: the application reached the proxy on
+    loopback at once, so only the proxy can notice. Its connection is closed
+    after proxy.upstream.connect_timeout (the kernel alone would retry the
+    SYN for about two minutes), and it is the only one affected."""
+    from harness.tidemark import Sidecar
+    # A listener whose accept queue is full and never drained: Linux drops
+    # further SYNs, so connecting to it hangs like a blackholed broker.
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(0)
+    fillers = []
+    for _ in range(2):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(hole.getsockname())
+        fillers.append(f)
+    time.sleep(0.2)
+    probe = socket.socket()
+    probe.settimeout(2)
+    with pytest.raises(OSError):  # the hole does hang connects
+        probe.connect(hole.getsockname())
+    probe.close()
+    upstream = "%s:%d" % hole.getsockname()
+    side = Sidecar(tmp_path / "s", upstream, {"proxy.upstream.connect_timeout": "1s"})
+    try:
+        s = connect(side)
+        s.sendall(request(18, 0, 1))
+        t0 = time.monotonic()
+        assert closed_by_peer(s, timeout=60), "the proxy kept the connection"
+        assert time.monotonic() - t0 < 30, "closed by something else than the connect timeout"
+        assert wait_for_log(side, 'msg="upstream connect timed out"')
+        assert any("timeout_ms=1000" in l for l in side.log.lines)
+        assert side.proc.poll() is None
+    finally:
+        side.stop()
+        for f in fillers:
+            f.close()
+        hole.close()
