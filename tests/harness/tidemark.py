@@ -33,6 +33,16 @@ def build_dir():
     return pathlib.Path(os.environ.get("TIDEMARK_BUILD_DIR", REPO / "build"))
 
 
+def sanitizers():
+    """The build's TIDEMARK_SANITIZE ("" for none, "address;undefined", "thread")."""
+    cache = build_dir() / "CMakeCache.txt"
+    for line in cache.read_text().splitlines() if cache.exists() else []:
+        if line.startswith("TIDEMARK_SANITIZE:"):
+            value = line.split("=", 1)[1]
+            return "" if value.upper() in ("", "OFF", "FALSE", "0") else value
+    return ""
+
+
 def binary(name="tidemark"):
     path = build_dir() / name
     if not path.exists():
