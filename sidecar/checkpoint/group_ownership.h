@@ -43,7 +43,12 @@ class GroupOwnership {
   // `partitions`.
   Arrivals assign(const std::string& group, const std::string& member, int32_t generation,
                   const Assignment& partitions);
-  // The member is gone (the coordinator called it stale): it holds nothing.
+  // The member is gone (the coordinator called it stale): it holds nothing
+  // from now on. What it held still counts as held here in its generation:
+  // when the next generation gives those partitions to a new member here (the
+  // application's consumer rejoining after a pause or a network partition
+  // got it expired), nobody else can have held them in between, so they do
+  // not arrive and their sealed state and offsets stay.
   void drop(const std::string& group, const std::string& member);
   // Held by a member here. For a group no member synced through this sidecar
   // (an application marking offsets over HTTP), every partition counts.
@@ -54,6 +59,7 @@ class GroupOwnership {
   struct Member {
     int32_t generation = -1;
     std::set<Partition> partitions;
+    bool dropped = false;  // owns nothing; `partitions` is what it held
   };
   struct Group {
     int32_t generation = -1;

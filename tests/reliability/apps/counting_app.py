@@ -18,7 +18,9 @@ first partition's PUT, before the others), `after-put` (every PUT done, no
 commit) or `after-commit`. It exits 0 once the partitions it holds add up to
 --expect messages (0: never). One JSON line per event on stdout:
 {"event": "assigned", "partitions": {...}} with the counts it loaded,
-{"event": "committed", "offsets": {...}}, {"event": "done", "counts": {...}}.
+{"event": "committed", "offsets": {...}}, {"event": "commit_refused", "error": ...}
+(the group had moved on without it: it carries on and rejoins),
+{"event": "done", "counts": {...}}.
 """
 
 import argparse
@@ -122,7 +124,15 @@ def main():
                 crash()
         if crashing and args.crash_phase in ("after-put", "mid-put"):
             crash()
-        commit({p: v["next"] for p, v in touched.items()})
+        try:
+            commit({p: v["next"] for p, v in touched.items()})
+        except commit_refused as e:
+            # The group moved on without this member (a partition, a long
+            # pause): as any consumer must, carry on; the next poll rejoins
+            # and reloads the partitions' sealed state, which the refused
+            # commit never sealed.
+            emit(event="commit_refused", error=str(e).splitlines()[0])
+            return
         emit(event="committed", offsets={str(p): v["next"] for p, v in sorted(touched.items())})
         if crashing:
             crash()
@@ -131,7 +141,8 @@ def main():
         return args.expect and sum(v["count"] for v in held.values()) >= args.expect
 
     if args.client == "confluent":
-        from confluent_kafka import Consumer, TopicPartition
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+        commit_refused = KafkaException
         consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group,
                              "enable.auto.commit": False, "auto.offset.reset": "earliest",
                              "session.timeout.ms": args.session_timeout_ms,
@@ -149,6 +160,7 @@ def main():
             process([(m.partition(), m.offset()) for m in msgs if m.error() is None], commit)
     else:
         from kafka import KafkaConsumer, ConsumerRebalanceListener, TopicPartition
+        from kafka.errors import CommitFailedError as commit_refused
         from kafka.structs import OffsetAndMetadata
 
         class Listener(ConsumerRebalanceListener):

@@ -57,12 +57,50 @@ TEST(GroupOwnershipTest, ShouldForgetMembersThatStoppedSyncingAndDroppedOnes) {
   EXPECT_FALSE(o.owns({"g", "t", 0}));
 }
 
+TEST(GroupOwnershipTest, ShouldNotCountPartitionsAsArrivedWhenAnExpiredMemberIsReplacedHere) {
+  GroupOwnership o;
+  o.assign("g", "m1", 2, {{"t", {0, 1}}});
+  o.assign("g", "m1", 3, {{"t", {0, 1}}});
+  o.drop("g", "m1");  // expired during a network partition
+  EXPECT_FALSE(o.owns({"g", "t", 0}));
+  // The application's consumer rejoins as a new member in the very next
+  // generation: nobody else held the partitions in between.
+  auto a = o.assign("g", "m2", 4, {{"t", {0, 1}}});
+  EXPECT_TRUE(a.previous_known);
+  EXPECT_TRUE(a.partitions.empty());
+  // Whatever the expired member staged and never sealed is dropped.
+  EXPECT_EQ(a.gained, (Set{{"g", "t", 0}, {"g", "t", 1}}));
+  EXPECT_TRUE(o.owns({"g", "t", 0}));
+}
+
+TEST(GroupOwnershipTest,
+     ShouldCountAnExpiredMembersPartitionsAsArrivedWhenAGenerationPassedElsewhere) {
+  GroupOwnership o;
+  o.assign("g", "m1", 3, {{"t", {0, 1}}});
+  o.drop("g", "m1");
+  // Generation 4 gave them to another instance; 5 brings them back here.
+  auto a = o.assign("g", "m2", 5, {{"t", {0, 1}}});
+  EXPECT_FALSE(a.previous_known);
+  EXPECT_EQ(a.partitions, (Set{{"g", "t", 0}, {"g", "t", 1}}));
+}
+
+TEST(GroupOwnershipTest, ShouldTreatADroppedMemberSyncingAgainAsGainingEverything) {
+  GroupOwnership o;
+  o.assign("g", "m1", 3, {{"t", {0}}});
+  o.drop("g", "m1");
+  auto a = o.assign("g", "m1", 4, {{"t", {0}}});  // the same member id back
+  EXPECT_TRUE(a.partitions.empty());
+  EXPECT_EQ(a.gained, (Set{{"g", "t", 0}}));  // its staged writes were a fenced member's
+  EXPECT_TRUE(o.owns({"g", "t", 0}));
+}
+
 TEST(GroupOwnershipTest, ShouldNotKnowThePreviousGenerationWhenItSkippedOne) {
   GroupOwnership o;
   o.assign("g", "m1", 1, {{"t", {0}}});
   auto a = o.assign("g", "m1", 3, {{"t", {0, 1}}});  // generation 2 happened without us
   EXPECT_FALSE(a.previous_known);
-  EXPECT_EQ(a.partitions, (Set{{"g", "t", 1}}));
+  // Partition 0 too: generation 2 may have given it to another instance.
+  EXPECT_EQ(a.partitions, (Set{{"g", "t", 0}, {"g", "t", 1}}));
 }
 
 }  // namespace
