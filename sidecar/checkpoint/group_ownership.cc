@@ -10,10 +10,13 @@ GroupOwnership::Arrivals GroupOwnership::assign(const std::string& group, const 
   if (generation > g.generation) {  // the first of this generation's syncs here
     out.previous_known = g.generation >= 0 && g.generation == generation - 1;
     g.previous.clear();
-    // After a generation this sidecar did not see, anything may have been
-    // anywhere meanwhile: every partition arrives.
+    // Only what members synced in the previous generation held. After a
+    // generation this sidecar did not see, anything may have been anywhere
+    // meanwhile: every partition arrives.
     for (const auto& [id, m] : g.members) {
-      if (out.previous_known) g.previous.insert(m.partitions.begin(), m.partitions.end());
+      if (out.previous_known && m.generation == generation - 1) {
+        g.previous.insert(m.partitions.begin(), m.partitions.end());
+      }
     }
     std::erase_if(g.members, [&](const auto& m) { return m.second.generation < generation - 1; });
     g.generation = generation;

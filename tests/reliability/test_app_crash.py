@@ -15,7 +15,10 @@ import sys
 from conftest import (APP_CRASHES, App, call, client_env, partition_state,
                       partition_state_problems, produce, seed, store_checkpoints, wait_ready)
 
-PARTITIONS, PER_PARTITION = 6, 150
+# Each crashed instance reads at most 3 batches of 40: enough messages that
+# the last crash still has some to read (50 crashes need 6,000 or so).
+PARTITIONS = 6
+PER_PARTITION = max(150, APP_CRASHES * 3 * 40 // PARTITIONS + 50)
 # Where the app crashes in a batch (apps/counting_app.py): "mid-put" and
 # "after-put" leave staged writes no commit of theirs will seal.
 PHASES = ("before-put", "mid-put", "after-put", "after-commit")
