@@ -118,8 +118,16 @@ def test_partition_state_should_stay_when_partitions_move_between_members_behind
         want = {p: dict(expected[p]) for p in range(6)}
         wait_for(lambda: first.assigned and len(first.assigned[-1]) == 6, 60,
                  "the first member to get every partition back")
-        wait_for(lambda: {p: partition_counts(sidecar, "words", p) for p in range(6)} == want,
-                 60, "the first member to count what the second left uncommitted")
+        try:
+            wait_for(lambda: {p: partition_counts(sidecar, "words", p) for p in range(6)} == want,
+                     60, "the first member to count what the second left uncommitted")
+        except AssertionError as e:
+            got = {p: partition_counts(sidecar, "words", p) for p in range(6)}
+            wrong = {p: (got[p], want[p]) for p in range(6) if got[p] != want[p]}
+            raise AssertionError(f"{e}: partitions (counts, expected) {wrong}; first member "
+                                 f"alive {first.proc.poll() is None}, committed "
+                                 f"{first.committed}, errors {list(first.errors)[-10:]}; "
+                                 f"second's errors {list(second.errors)[-10:]}") from None
         first.stop()
         got = {p: partition_counts(sidecar, "words", p) for p in range(6)}
         assert got == want

@@ -138,7 +138,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "store, remote, log, offsets, state, shutdown)"},
         BadConfig{"UnknownNestedKey", "proxy: {upstream: {bootstrap: k:1}}\n",
                   "t.yaml:1: proxy.upstream.bootstrap: unknown field (proxy.upstream has: "
-                  "bootstrap_servers, tls)"},
+                  "bootstrap_servers, tls, connect_timeout)"},
         BadConfig{"MissingUpstream", "job: {id: x}\n",
                   "t.yaml: proxy.upstream.bootstrap_servers: is required (a comma-separated "
                   "host:port list)"},
