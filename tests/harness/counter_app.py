@@ -34,6 +34,7 @@ class App:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.assigned = []  # one list per assignment
         self.committed = {}  # partition -> offset
+        self.refused = []  # commits the group refused (the member was expired)
         self.errors = collections.deque(maxlen=30)
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._drain_err, daemon=True).start()
@@ -43,6 +44,8 @@ class App:
             event = json.loads(line)
             if event["event"] == "assigned":
                 self.assigned.append(event["partitions"])
+            elif event["event"] == "commit_refused":
+                self.refused.append(event["error"])
             else:
                 self.committed.update({int(p): o for p, o in event["offsets"].items()})
 

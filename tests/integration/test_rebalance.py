@@ -126,7 +126,8 @@ def test_partition_state_should_stay_when_partitions_move_between_members_behind
             wrong = {p: (got[p], want[p]) for p in range(6) if got[p] != want[p]}
             raise AssertionError(f"{e}: partitions (counts, expected) {wrong}; first member "
                                  f"alive {first.proc.poll() is None}, committed "
-                                 f"{first.committed}, errors {list(first.errors)[-10:]}; "
+                                 f"{first.committed}, refused commits {first.refused}, "
+                                 f"errors {list(first.errors)[-10:]}; "
                                  f"second's errors {list(second.errors)[-10:]}") from None
         first.stop()
         got = {p: partition_counts(sidecar, "words", p) for p in range(6)}
