@@ -325,12 +325,14 @@ def partition_state(http, group, partition, topic="demo"):
     return json.loads(raw) if status == 200 else None
 
 
-def metric_value(http, name):
-    """The sum of the samples named `name` on /metrics; 0 when none."""
+def metric_value(http, name, **labels):
+    """The sum of the samples named `name` on /metrics whose labels include
+    `labels`; 0 when none."""
     from prometheus_client.parser import text_string_to_metric_families
     _, raw = call(http, "GET", "/metrics")
     return sum(s.value for f in text_string_to_metric_families(raw.decode())
-               for s in f.samples if s.name == name)
+               for s in f.samples if s.name == name
+               and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
 def node_checkpoint(node, value, offset, key="model", group="g", partition=1):

@@ -50,14 +50,6 @@ def proc_sample(pid):
             "fds": len(os.listdir(f"/proc/{pid}/fd"))}
 
 
-def checkpoints(http, outcome):
-    """tidemark_checkpoints_total summed over triggers, for one outcome."""
-    from prometheus_client.parser import text_string_to_metric_families
-    _, raw = call(http, "GET", "/metrics")
-    return sum(s.value for f in text_string_to_metric_families(raw.decode()) for s in f.samples
-               if s.name == "tidemark_checkpoints_total" and s.labels["outcome"] == outcome)
-
-
 def perf(*args):
     """Runs tidemark-rdkafka-perf; (exit code, stderr tail)."""
     out = subprocess.run([binary("tidemark-rdkafka-perf"), *map(str, args)], capture_output=True,
@@ -133,7 +125,10 @@ def test_should_keep_memory_and_descriptors_flat_when_soaked_at_full_rate(nodes)
         feeder.start()
         app = App(node, GROUP, batch=200)
 
-        samples, completed, rounds = [], [checkpoints(node.http, "completed")], []
+        def checkpoints(outcome):
+            return metric_value(node.http, "tidemark_checkpoints_total", outcome=outcome)
+
+        samples, completed, rounds = [], [checkpoints("completed")], []
         interval = max(1.0, SECONDS / 150)
         warm_up = max(SECONDS / 4, 10)
         start = time.monotonic()
@@ -149,7 +144,7 @@ def test_should_keep_memory_and_descriptors_flat_when_soaked_at_full_rate(nodes)
                 time.sleep(interval)
                 samples.append(proc_sample(pid))
                 assert app.proc.poll() is None, f"the application exited: {app.err.lines[-20:]}"
-                completed.append(checkpoints(node.http, "completed"))
+                completed.append(checkpoints("completed"))
             for t in (producers, consumers):
                 t.halt.set()
                 t.join(300)
@@ -184,7 +179,7 @@ def test_should_keep_memory_and_descriptors_flat_when_soaked_at_full_rate(nodes)
             assert not r["producers"].failures, r["producers"].failures[:3]
             assert not r["consumers"].failures, r["consumers"].failures[:3]
             assert r["producers"].runs >= 1 and r["consumers"].runs >= 1, report
-        assert checkpoints(node.http, "failed") == 0
+        assert checkpoints("failed") == 0
         errors = [line for line in node.sidecar.log.lines if "level=error" in line]
         assert not errors, errors[:5]
         # Checkpoints kept coming: no stretch of 10 samples without one.
