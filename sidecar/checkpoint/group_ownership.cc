@@ -11,10 +11,10 @@ GroupOwnership::Arrivals GroupOwnership::assign(const std::string& group, const 
     out.previous_known = g.generation >= 0 && g.generation == generation - 1;
     g.previous.clear();
     // Only what members synced in the previous generation held. After a
-    // generation this sidecar did not see, anything may have been anywhere
-    // meanwhile: every partition arrives.
+    // generation this sidecar did not see no member synced in it, and
+    // anything may have been anywhere meanwhile: every partition arrives.
     for (const auto& [id, m] : g.members) {
-      if (out.previous_known && m.generation == generation - 1) {
+      if (m.generation == generation - 1) {
         g.previous.insert(m.partitions.begin(), m.partitions.end());
       }
     }
