@@ -20,6 +20,7 @@ sys.path.insert(0, str(BENCH))
 
 from checkpoint_bench import Api  # noqa: E402,F401  (re-exported)
 from proxy_bench import cpu_seconds, ensure_matplotlib, machine, run_table_head  # noqa: E402,F401
+from harness.tidemark import proc_status  # noqa: E402,F401  (re-exported)
 
 KIB, MIB = 1 << 10, 1 << 20
 STARTED = time.monotonic()
@@ -78,18 +79,6 @@ def binary_time(folder):
 def binary_row(info):
     """The run table's row naming the binary (info: a results JSON's "machine")."""
     return f"| binary | `{pathlib.Path(info['folder']) / 'tidemark'}`, file time {info['binary_time']} |"
-
-
-def proc_status(pid):
-    """VmRSS, VmHWM (KiB) and Threads from /proc/PID/status, open fds from /proc/PID/fd."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "Threads"):
-                out[key] = int(value.split()[0])
-    out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
-    return out
 
 
 def metrics(api):

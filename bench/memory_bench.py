@@ -32,7 +32,6 @@ import shutil
 import socket
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,7 +41,7 @@ import bench_page
 from bench_common import (KIB, MIB, add_binary_args, binaries, binary_row, binary_time,
                           cpu_seconds, ensure_matplotlib, load_average, log, machine, outputs,
                           plot_note, proc_status, run_table_head)
-from harness.tidemark import EmbeddedKafka, Sidecar
+from harness.tidemark import EmbeddedKafka, Sidecar, run_perf
 
 MAX_IDLE_MIB = 20
 TOPICS = {"small": 32, "large": 64}  # both stay below the mock's ~5 MB per partition
@@ -63,10 +62,10 @@ def plan(args):
 
 
 def perf(folder, *args, timeout=600):
-    cmd = [str(folder / "tidemark-rdkafka-perf"), *map(str, args)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    out = run_perf(*args, folder=folder, timeout=timeout)
     if out.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} failed ({out.returncode}): {out.stderr.strip()}")
+        raise RuntimeError(f"{shlex.join(map(str, out.args))} failed ({out.returncode}): "
+                           f"{out.stderr.strip()}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

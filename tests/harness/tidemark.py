@@ -91,6 +91,28 @@ def committed_offsets(bootstrap, group, topic, partitions, generation="debian"):
     return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
+def proc_status(pid):
+    """A process's /proc/PID/status sizes and counts (VmRSS, VmHWM, RssAnon, Threads, ...: the
+    numbers as the kernel gives them, sizes in KiB) and its open descriptors as "fds"."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            first = value.split()[:1]
+            if first and first[0].isdigit():
+                out[key] = int(first[0])
+    out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
+    return out
+
+
+def run_perf(*args, folder=None, timeout=300):
+    """Runs tidemark-rdkafka-perf (bench/rdkafka_perf.cc) from `folder` (default: the build's)
+    with `args`; the finished process, output captured as text."""
+    exe = pathlib.Path(folder) / "tidemark-rdkafka-perf" if folder else binary("tidemark-rdkafka-perf")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,14 +16,12 @@ The sidecar's resident memory and open descriptors are sampled throughout.
 
 import json
 import os
-import pathlib
-import subprocess
 import threading
 import time
 
 from conftest import (LONG, App, call, checkpoint_detail, metric_value, partition_state_problems,
                       wait_ready, wait_until)
-from harness.tidemark import EmbeddedKafka, binary, committed_offsets, sanitizers
+from harness.tidemark import EmbeddedKafka, committed_offsets, proc_status, run_perf, sanitizers
 
 SECONDS = int(os.environ.get("TIDEMARK_SOAK_SECONDS", "600" if LONG else "40"))
 GROUP = "soak"
@@ -43,17 +41,14 @@ ANON_SLACK = 4 * MIB
 def proc_sample(pid):
     """The resident set (and its anonymous part: the heap, stacks and buffers;
     the rest is shared-library code paged in as new paths run) and open fds."""
-    status = dict(line.split(":", 1) for line in
-                  pathlib.Path(f"/proc/{pid}/status").read_text().splitlines())
-    return {"t": time.monotonic(), "rss": int(status["VmRSS"].split()[0]) * 1024,
-            "anon": int(status["RssAnon"].split()[0]) * 1024,
-            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+    s = proc_status(pid)
+    return {"t": time.monotonic(), "rss": s["VmRSS"] * 1024, "anon": s["RssAnon"] * 1024,
+            "fds": s["fds"]}
 
 
 def perf(*args):
     """Runs tidemark-rdkafka-perf; (exit code, stderr tail)."""
-    out = subprocess.run([binary("tidemark-rdkafka-perf"), *map(str, args)], capture_output=True,
-                         text=True, timeout=300)
+    out = run_perf(*args)
     return out.returncode, out.stderr[-2000:]
 
 
