@@ -39,7 +39,6 @@ Status Sidecar::start() {
         .kv("to", store::SqliteCheckpointStore::kFormatVersion);
   }
   const auto& cp = config_.checkpoint();
-  const auto ms = config::toMillis;
   const auto remote_mode = config_.remote().mode();
   if (remote_mode != config::v1::Remote::OFF) {
     const auto& rk = config_.remote().kafka();
@@ -55,18 +54,22 @@ Status Sidecar::start() {
     TM_RETURN_IF_ERROR(replicator_->restoreInto(**store).withPrefix("remote"));
   }
   checkpoint::CoordinatorOptions options{
-      config_.job().id(),      instanceId(),
-      ms(cp.interval()),       ms(cp.min_pause()),
-      cp.max_messages(),       cp.retained(),
-      cp.tolerable_failures(), config_.state().seal_on() == config::v1::State::IMMEDIATE,
-      ms(cp.timeout())};
+      .job_id = config_.job().id(),
+      .instance_id = instanceId(),
+      .interval = config::toMillis(cp.interval()),
+      .min_pause = config::toMillis(cp.min_pause()),
+      .max_messages = cp.max_messages(),
+      .retained = cp.retained(),
+      .tolerable_failures = cp.tolerable_failures(),
+      .seal_immediately = config_.state().seal_on() == config::v1::State::IMMEDIATE,
+      .timeout = config::toMillis(cp.timeout())};
   coordinator_ =
       std::make_unique<checkpoint::Coordinator>(options, loop_, std::move(store).value());
   if (!cp.app_callback().empty()) {
     TM_ASSIGN_OR_RETURN(config::HttpUrl url, config::parseHttpUrl(cp.app_callback()));
-    app_callback_ = std::make_unique<checkpoint::AppCallback>(loop_, *coordinator_, std::move(url),
-                                                              config_.job().id(), ms(cp.timeout()),
-                                                              config_.http().max_blob_bytes());
+    app_callback_ = std::make_unique<checkpoint::AppCallback>(
+        loop_, *coordinator_, std::move(url), config_.job().id(), config::toMillis(cp.timeout()),
+        config_.http().max_blob_bytes());
     coordinator_->setPrepareStep(
         [this](const std::string& trigger, std::function<void(Status)> ready) {
           app_callback_->prepare(trigger, std::move(ready));
@@ -235,12 +238,12 @@ http::Response Sidecar::readiness() const {
   std::vector<std::pair<std::string, std::string>> checks;  // name, "" when ok
   checks.emplace_back("shutdown", shutting_down_ ? "shutting down" : "");
   checks.emplace_back("restore", coordinator_->restored() ? "" : "restoring");
-  checks.emplace_back(
-      "checkpoints",
-      stats.consecutive_failures > config_.checkpoint().tolerable_failures()
-          ? std::to_string(stats.consecutive_failures) + " consecutive checkpoint failures, " +
-                "the last: " + stats.last_error
-          : "");
+  checks.emplace_back("checkpoints",
+                      stats.consecutive_failures > config_.checkpoint().tolerable_failures()
+                          ? std::to_string(stats.consecutive_failures) +
+                                " consecutive checkpoint failures, " +
+                                "the last: " + stats.last_error
+                          : "");
   const std::string& db = config_.store().path();
   const std::string dir = std::filesystem::path(db).parent_path().string();
   checks.emplace_back("store", ::access(db.c_str(), W_OK) != 0 ||
