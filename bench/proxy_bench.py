@@ -33,7 +33,6 @@ import json
 import os
 import pathlib
 import platform
-import random
 import shlex
 import shutil
 import socket
@@ -82,7 +81,7 @@ def workloads(smoke):
 
 # The tests' line reader: collects a pipe's lines on a thread; wait_for() blocks with a timeout.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-from harness.tidemark import LineReader as Lines  # noqa: E402
+from harness.tidemark import LineReader as Lines, free_port_range  # noqa: E402
 
 
 def cpu_seconds(pid):
@@ -90,24 +89,6 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
-
-
-def port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_port_range(count):
-    """A base port such that base..base+count-1 are all free now."""
-    for _ in range(200):
-        base = random.randint(20000, 60000 - count)
-        if all(port_free(base + i) for i in range(count)):
-            return base
-    raise RuntimeError("no free port range")
 
 
 class Cluster:
@@ -719,7 +700,6 @@ def main():
     can_plot = ensure_matplotlib(args.plot)
 
     plan = workloads(args.smoke)
-    sizes = {w["name"]: w for w in plan}
     started = time.monotonic()
     load_before = " / ".join(open("/proc/loadavg").read().split()[:3])
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="tidemark-bench-"))

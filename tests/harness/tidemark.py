@@ -18,6 +18,7 @@ import json
 import os
 import pathlib
 import queue
+import random
 import re
 import signal
 import socket
@@ -114,16 +115,17 @@ def run_perf(*args, folder=None, timeout=300):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, below Linux's ephemeral range (see free_port_range)."""
+    return free_port_range(1)
 
 
 def free_port_range(count):
     """A base port with base..base+count-1 all free, below Linux's ephemeral
     range (32768+), so that no outgoing connection can take one of them later:
-    the sidecar opens broker listeners at base + node id lazily."""
-    import random
+    the sidecar opens broker listeners at base + node id lazily, and a sidecar
+    restarted on the same ports must find them free. (Binding port 0 gives a
+    port in the ephemeral range: once, while a sidecar was down for a restart,
+    another test's client connection took its port as its local port.)"""
     for _ in range(200):
         base = random.randrange(20000, 32768 - count)
         socks = []
