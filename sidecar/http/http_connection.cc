@@ -34,6 +34,8 @@ const char* reason(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
     case 409:
       return "Conflict";
     case 412:
@@ -120,6 +122,37 @@ void HttpServer::Connection::onData() {
     in_.erase(0, pos_);
     pos_ = 0;
   }
+  // The request timeout runs while a request is partly here and the
+  // connection is reading: not while it waits on our answers (paused).
+  const bool arriving =
+      !paused_ && (phase_ == Phase::kBody || phase_ == Phase::kChunked ||
+                   phase_ == Phase::kDiscard || (phase_ == Phase::kHead && pos_ < in_.size()));
+  if (!arriving) {
+    arriving_since_.reset();
+  } else if (!arriving_since_) {
+    arriving_since_ = last_active_;
+  }
+}
+
+void HttpServer::Connection::timeOut(std::chrono::milliseconds timeout) {
+  const bool head_read = phase_ != Phase::kHead;
+  arriving_since_.reset();
+  phase_ = Phase::kDone;
+  stream_->pauseReading();
+  const uint64_t seq = openSlot(/*close=*/true);
+  if (server_.metrics_ != nullptr) {
+    server_.record(head_read ? resolved_.label : "unmatched", head_read ? head_.method : "OTHER",
+                   408, 0.0);
+  }
+  TM_LOG(Info, "http", "request timed out: closing the connection")
+      .kv("peer", stream_->peer())
+      .kv("stage", head_read ? "body" : "head")
+      .kv("timeout_ms", timeout.count());
+  complete(seq,
+           Response::error(408, "request_timeout",
+                           std::string("the request did not arrive whole within ") +
+                               std::to_string(timeout.count()) + " ms of its first byte"),
+           false);
 }
 
 bool HttpServer::Connection::step() {
@@ -220,6 +253,7 @@ void HttpServer::Connection::begin() {
 }
 
 void HttpServer::Connection::refuse(Response response) {
+  arriving_since_.reset();  // answered: a body still to skip starts its own clock
   const uint64_t length = head_.content_length.value_or(0);
   // With "Expect: 100-continue" the client waits for us: nothing to skip.
   const bool body_follows = head_.chunked || (length > 0 && !head_.expect_continue);
@@ -240,6 +274,7 @@ void HttpServer::Connection::refuse(Response response) {
 }
 
 void HttpServer::Connection::dispatch() {
+  arriving_since_.reset();
   Request request;
   request.method = head_.method == "HEAD" ? "GET" : head_.method;
   request.path = std::move(head_.path);

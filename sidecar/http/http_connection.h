@@ -29,6 +29,12 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
     return slots_.empty() && last_active_ < t;
   }
   size_t inFlight() const { return slots_.size(); }
+  // Whether a request began arriving before `t` and has not arrived whole.
+  bool arrivingSince(std::chrono::steady_clock::time_point t) const {
+    return arriving_since_.has_value() && *arriving_since_ < t;
+  }
+  // Answers the request still arriving 408 and closes once it is written.
+  void timeOut(std::chrono::milliseconds timeout);
 
  private:
   enum class Phase { kHead, kBody, kChunked, kDiscard, kDone };
@@ -58,6 +64,9 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
   bool processing_ = false;
   bool paused_ = false;
   std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
+  // When the first byte of the request now arriving came (head, body or a
+  // refused body being skipped); unset between requests.
+  std::optional<std::chrono::steady_clock::time_point> arriving_since_;
 
   // The request being read.
   RequestHead head_;

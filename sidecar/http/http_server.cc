@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -69,8 +70,9 @@ std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space
 std::string jsonEscape(std::string_view s) {
   // nlohmann's encoder; bytes that are not UTF-8 (request bytes quoted back
   // in a message) become U+FFFD, so the answer is always valid JSON.
-  const std::string quoted = nlohmann::json(std::string(s)).dump(
-      -1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+  const std::string quoted =
+      nlohmann::json(std::string(s))
+          .dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
   return quoted.substr(1, quoted.size() - 2);
 }
 
@@ -134,11 +136,14 @@ Status HttpServer::start(const config::HostPort& address, size_t default_max_bod
   }
   listener_ = std::move(*listener);
   bound_ = listener_->address();
-  idle_sweep_ = loop_.createTimer([this] {
-    sweepIdle();
-    idle_sweep_->arm(kSweepEvery);
+  // Often enough that a request times out within a quarter of its timeout.
+  const auto every = std::clamp<std::chrono::milliseconds>(
+      request_timeout_ / 4, std::chrono::milliseconds(25), kSweepEvery);
+  idle_sweep_ = loop_.createTimer([this, every] {
+    sweep();
+    idle_sweep_->arm(every);
   });
-  idle_sweep_->arm(kSweepEvery);
+  idle_sweep_->arm(every);
   // One line per route: what tests/integration/test_openapi.py compares
   // with docs/api/openapi.yaml.
   for (const Route& r : routes_) {
@@ -171,15 +176,17 @@ void HttpServer::accept(int fd, std::string peer) {
   connections_.emplace(id, std::move(conn));
 }
 
-void HttpServer::sweepIdle() {
-  const auto cutoff = std::chrono::steady_clock::now() - kIdleTimeout;
+void HttpServer::sweep() {
+  const auto now = std::chrono::steady_clock::now();
   for (auto it = connections_.begin(); it != connections_.end();) {
-    if (it->second->idleSince(cutoff)) {
+    if (it->second->idleSince(now - kIdleTimeout)) {
       it->second->close();
       it = connections_.erase(it);
-    } else {
-      ++it;
+      continue;
     }
+    // Its close is posted (on_closed), so the iteration stays valid.
+    if (it->second->arrivingSince(now - request_timeout_)) it->second->timeOut(request_timeout_);
+    ++it;
   }
 }
 

@@ -14,6 +14,7 @@
 // route's limit is refused with 413 from Content-Length alone, before it is
 // read (or, with "Expect: 100-continue", before the client sends it).
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -89,6 +90,10 @@ class HttpServer {
   // `default_max_body_bytes` bounds the body of routes without their own limit.
   Status start(const config::HostPort& address, size_t default_max_body_bytes);
 
+  // How long a request may take to arrive whole from its first byte before it
+  // is answered 408 and its connection closed (default 30 s; before start()).
+  void setRequestTimeout(std::chrono::milliseconds timeout) { request_timeout_ = timeout; }
+
   // Stops accepting connections; open ones are served until they close.
   void stopAccepting() { listener_.reset(); }
   // Requests received whose answer has not been sent yet.
@@ -124,13 +129,15 @@ class HttpServer {
   static bool match(const Route& route, const std::vector<std::string>& parts,
                     std::map<std::string, std::string>& params, bool& bad);
   void accept(int fd, std::string peer);
-  void sweepIdle();
+  // Closes idle connections; answers 408 to requests that outlived the timeout.
+  void sweep();
 
   event::EventLoop& loop_;
   std::unique_ptr<event::TcpListener> listener_;
   std::unique_ptr<event::Timer> idle_sweep_;
   config::HostPort bound_;
   size_t default_max_body_ = 0;
+  std::chrono::milliseconds request_timeout_{30000};
   std::vector<Route> routes_;
   const TokenFile* token_ = nullptr;
   uint64_t next_connection_id_ = 0;

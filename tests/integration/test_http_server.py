@@ -270,3 +270,87 @@ def test_should_count_made_up_methods_as_other_so_metrics_stay_bounded(sidecar, 
                 methods[s.labels["method"]] = methods.get(s.labels["method"], 0) + s.value
     assert methods.get("OTHER") == 40
     assert not [m for m in methods if m.startswith("BREW")]
+
+
+@pytest.fixture
+def impatient(cluster, sidecar_factory):
+    """A sidecar whose requests must arrive whole within 1 s of their first byte."""
+    return sidecar_factory(cluster, settings={**MANUAL, "http.request_timeout": "1s"})
+
+
+def trickle(conn, data, every=0.2, limit=8.0):
+    """Sends `data` a byte every `every` seconds (so the connection is never idle) until
+    the sidecar answers or `limit` seconds pass; (seconds until the answer, bytes sent)."""
+    conn.sock.setblocking(False)
+    started, sent = time.monotonic(), 0
+    try:
+        while time.monotonic() - started < limit:
+            try:
+                chunk = conn.sock.recv(65536)
+                if chunk:
+                    conn.buf += chunk
+                    if b"\r\n\r\n" in conn.buf:
+                        return time.monotonic() - started, sent
+            except BlockingIOError:
+                pass
+            if sent < len(data):
+                conn.sock.send(data[sent:sent + 1])
+                sent += 1
+            time.sleep(every)
+        return None, sent
+    finally:
+        conn.sock.setblocking(True)
+        conn.sock.settimeout(10)
+
+
+def test_should_answer_408_and_close_when_a_head_trickles_in_slower_than_the_timeout(impatient):
+    """Slowloris: a head sent a byte every 200 ms never completes. The
+    connection is answered 408 within the timeout plus the sweep, and
+    closed; another client is served all the while."""
+    slow, other = Conn(impatient), Conn(impatient)
+    try:
+        took, sent = trickle(slow, request("GET", "/healthz", headers={"X-Pad": "a" * 100}))
+        assert took is not None, f"no answer after {sent} bytes trickled"
+        assert 1.0 <= took < 3.0, took
+        status, headers, body = slow.answer()
+        assert (status, code_of(body)) == (408, "request_timeout")
+        assert headers["connection"] == "close"
+        assert slow.closed_by_peer()
+        other.send(request("GET", "/healthz"))
+        assert other.answer()[0] == 200
+    finally:
+        slow.close()
+        other.close()
+
+
+def test_should_answer_408_and_store_nothing_when_a_body_trickles_in_slower_than_the_timeout(
+        impatient):
+    """The head arrives at once, then 8 of the body's 64 bytes, then a byte
+    every 200 ms: 408, the connection closed, and nothing stored."""
+    from harness.api import call
+    slow = Conn(impatient)
+    try:
+        slow.send(b"PUT /v1/state/slow HTTP/1.1\r\nHost: test\r\nContent-Length: 64\r\n\r\n"
+                  + b"x" * 8)
+        took, _ = trickle(slow, b"y" * 56)
+        assert took is not None and took < 3.0, took
+        status, _, body = slow.answer()
+        assert (status, code_of(body)) == (408, "request_timeout")
+        assert slow.closed_by_peer()
+        assert call(impatient, "GET", "/v1/state/slow")[0] == 404
+    finally:
+        slow.close()
+
+
+def test_should_not_time_out_a_keep_alive_connection_between_requests(impatient):
+    """The clock runs only while a request is arriving: a connection quiet
+    between requests for longer than the timeout is still served."""
+    conn = Conn(impatient)
+    try:
+        conn.send(request("GET", "/healthz"))
+        assert conn.answer()[0] == 200
+        time.sleep(1.6)
+        conn.send(request("GET", "/healthz"))
+        assert conn.answer()[0] == 200
+    finally:
+        conn.close()
