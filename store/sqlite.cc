@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <string>
+#include <string_view>
+
 namespace tidemark::store {
 namespace {
 // How long a statement waits for another connection's lock (the CLI's readers).
@@ -9,7 +12,9 @@ constexpr int kBusyTimeoutMs = 5000;
 }  // namespace
 
 Status sqliteStatus(int code, const std::string& what) {
-  const std::string message = what + ": " + sqlite3_errstr(code);
+  // sqlite3_errmsg is often sqlite3_errstr itself: say it once.
+  const std::string_view reason = sqlite3_errstr(code);
+  const std::string message = what.ends_with(reason) ? what : what + ": " + std::string(reason);
   switch (code & 0xff) {
     case SQLITE_OK:
     case SQLITE_ROW:

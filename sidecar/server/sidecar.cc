@@ -19,6 +19,21 @@
 #include "store/sqlite_checkpoint_store.h"
 
 namespace tidemark::server {
+namespace {
+
+// A store that fails its checks is never served (docs/store-format.md). The
+// sidecar does not fall back to the remote by itself: the damage may be the
+// disk's, and the remote may hold an older checkpoint. Say what to do.
+Status storeError(const std::string& path, const Status& s) {
+  std::string why = s.message();
+  if (why.rfind(path + ": ", 0) == 0) why.erase(0, path.size() + 2);
+  if (s.code() != StatusCode::kDataLoss) return Status(s.code(), "store.path " + path + ": " + why);
+  return dataLoss("store.path " + path + " is damaged and is never served (" + why +
+                  "): move it away, and the next start restores the newest checkpoint from the "
+                  "remote, or starts empty without one");
+}
+
+}  // namespace
 
 Sidecar::Sidecar(config::Config config, event::EventLoop& loop)
     : config_(std::move(config)), loop_(loop), http_(loop), proxy_(config_, loop) {}
@@ -31,7 +46,7 @@ Status Sidecar::start() {
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   auto store = store::SqliteCheckpointStore::open(path, config_.checkpoint().retained());
-  if (!store.isOk()) return store.status().withPrefix("store.path " + path);
+  if (!store.isOk()) return storeError(path, store.status());
   if (int from = (*store)->migratedFrom(); from != 0) {
     TM_LOG(Info, "store", "store format upgraded")
         .kv("path", path)
@@ -92,7 +107,9 @@ Status Sidecar::start() {
       });
     }
   }
-  TM_RETURN_IF_ERROR(coordinator_->restore().withPrefix("store.path " + path));
+  if (Status restored = coordinator_->restore(); !restored.isOk()) {
+    return storeError(path, restored);
+  }
   coordinator_->start();
   if (replicator_) replicator_->start(coordinator_->storeWorker());
   handover_ = std::make_unique<PartitionHandover>(*coordinator_, replicator_.get(), metrics_);
@@ -132,6 +149,7 @@ Status Sidecar::start() {
   upstream_probe_ = std::make_unique<UpstreamProbe>(loop_, std::move(upstream));
   upstream_probe_->start();
   TM_ASSIGN_OR_RETURN(config::HostPort http_addr, config::parseHostPort(config_.http().listen()));
+  http_.setRequestTimeout(config::toMillis(config_.http().request_timeout()));
   TM_RETURN_IF_ERROR(http_.start(http_addr, config_.http().max_request_bytes()));
   return Status::ok();
 }
