@@ -185,7 +185,7 @@ void Sidecar::mirrorMarkedOffsets() {
               {id.topic, id.partition, c.offset, c.leader_epoch, c.metadata.value_or("")});
         }
         for (const auto& [group, offsets] : by_group) {
-          group_committer_->commit(group, offsets, [group, n = offsets.size()](Status s) {
+          group_committer_->commit(group, offsets, [group = group, n = offsets.size()](Status s) {
             if (s.isOk()) {
               TM_LOG(Debug, "offsets", "marked offsets committed upstream")
                   .kv("group", group)
