@@ -416,11 +416,16 @@ bool Session::pumpResponses() {
     upstream_->peek(head, sizeof(head));
     const int32_t length = kafka::loadInt32(head);
     const int32_t correlation_id = kafka::loadInt32(head + kLengthPrefixBytes);
-    if (upstream_order_.empty() || upstream_order_.front()->correlation_id != correlation_id) {
+    if (upstream_order_.empty()) {
       fail("upstream answered correlation id " + std::to_string(correlation_id) +
-           (upstream_order_.empty()
-                ? " with no request waiting"
-                : " while " + std::to_string(upstream_order_.front()->correlation_id) + " is due"));
+           " with no request waiting");
+      return false;
+    }
+    if (upstream_order_.front()->correlation_id != correlation_id) {
+      const auto& due = *upstream_order_.front();  // named in the log: the API whose answer is due
+      fail("upstream answered correlation id " + std::to_string(correlation_id) + " while " +
+               std::to_string(due.correlation_id) + " is due",
+           due.api_key, due.api_version);
       return false;
     }
     Entry entry = upstream_order_.front();

@@ -297,3 +297,68 @@ def test_should_close_the_application_connection_when_the_broker_connect_hangs(t
         for f in fillers:
             f.close()
         hole.close()
+
+
+class BadBroker:
+    """A broker that answers every request with a frame of its own making:
+    `answer(correlation_id) -> payload bytes` (the length prefix is added)."""
+
+    def __init__(self, answer):
+        import threading
+        self.answer, self.sock = answer, socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = "%s:%d" % self.sock.getsockname()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            while (frame := read_frame(conn)) is not None:
+                correlation_id = struct.unpack(">i", frame[4:8])[0]
+                payload = self.answer(correlation_id)
+                conn.sendall(struct.pack(">i", len(payload)) + payload)
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("answer, reason", [
+    # A Metadata v1 answer cut short: the proxy decodes Metadata to rewrite
+    # the brokers' addresses, and cannot.
+    (lambda cid: struct.pack(">i", cid) + b"\x00\x00\x00\x05\xff\xff", "cannot decode response"),
+    # An answer to a request never sent.
+    (lambda cid: struct.pack(">i", cid + 1000) + b"\x00" * 16, "upstream answered correlation id"),
+], ids=["truncated-metadata", "wrong-correlation-id"])
+def test_should_close_only_that_connection_when_a_broker_answers_garbage(tmp_path, answer,
+                                                                        reason):
+    """Bad bytes from the broker side: the application's connection is
+    closed with one log line naming the API and why, and the sidecar keeps
+    serving (its HTTP API answers, and the next connection is handled the
+    same way rather than crashing anything)."""
+    from harness.api import call
+    from harness.tidemark import Sidecar
+    broker = BadBroker(answer)
+    side = Sidecar(tmp_path / "s", broker.address, {})
+    try:
+        for attempt in range(2):
+            s = connect(side)
+            s.sendall(request(3, 1, 7 + attempt, b"\xff\xff\xff\xff"))  # Metadata v1, all topics
+            assert closed_by_peer(s), "the proxy passed the bad answer on"
+            s.close()
+        assert wait_for_log(side, reason)
+        line = next(l for l in closing_lines(side) if reason in l)
+        assert "api_key=3" in line and "api_version=1" in line, line
+        assert side.proc.poll() is None
+        assert call(side, "GET", "/healthz")[0] == 200
+    finally:
+        side.stop()
+        broker.close()
