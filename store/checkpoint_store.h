@@ -63,17 +63,6 @@ class CheckpointStore {
   // The blob with this SHA-256, verified against it: DataLoss when it does
   // not match, NotFound when the store does not hold it.
   virtual StatusOr<std::string> readBlob(const std::string& sha256) = 0;
-  // Several blobs, in order, each verified as readBlob does. A store may
-  // overlap reading with verifying (the restore at start reads them all).
-  virtual StatusOr<std::vector<std::string>> readBlobs(const std::vector<std::string>& sha256s) {
-    std::vector<std::string> out;
-    out.reserve(sha256s.size());
-    for (const auto& h : sha256s) {
-      TM_ASSIGN_OR_RETURN(std::string data, readBlob(h));
-      out.push_back(std::move(data));
-    }
-    return out;
-  }
   virtual StatusOr<bool> hasBlob(const std::string& sha256) = 0;
 
   // An id greater than every id this store has seen, and time-ordered:

@@ -1,10 +1,7 @@
 #include "store/sqlite_checkpoint_store.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <set>
-#include <thread>
 #include <vector>
 
 namespace tidemark::store {
@@ -333,67 +330,15 @@ StatusOr<std::vector<Manifest>> SqliteCheckpointStore::list() {
   return out;
 }
 
-StatusOr<std::string> SqliteCheckpointStore::readUnverified(const std::string& hash) {
+StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {
   auto id = blob_ids_.find(hash);
   if (id == blob_ids_.end()) return notFound("no blob " + toHex(hash));
   TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT data FROM blobs WHERE id = ?"));
   TM_ASSIGN_OR_RETURN(bool row, st.bind(1, id->second).step());
   if (!row) return notFound("no blob " + toHex(hash));
-  return st.columnBlob(0);
-}
-
-StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {
-  TM_ASSIGN_OR_RETURN(std::string data, readUnverified(hash));
+  std::string data = st.columnBlob(0);
   if (sha256(data) != hash) return dataLoss("blob " + toHex(hash) + " does not match its hash");
   return data;
-}
-
-StatusOr<std::vector<std::string>> SqliteCheckpointStore::readBlobs(
-    const std::vector<std::string>& hashes) {
-  std::vector<std::string> out(hashes.size());  // never resized: the verifier reads it
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t read = 0;     // out[0, read) are read
-  bool ended = false;  // no more will be read
-  size_t bad = hashes.size();
-  std::thread verifier([&] {
-    for (size_t i = 0; i < hashes.size(); ++i) {
-      {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return read > i || ended; });
-        if (read <= i) return;
-      }
-      if (sha256(out[i]) != hashes[i]) {
-        std::lock_guard lock(mu);
-        bad = i;
-        return;
-      }
-    }
-  });
-  Status status = Status::ok();
-  for (size_t i = 0; i < hashes.size(); ++i) {
-    auto data = readUnverified(hashes[i]);
-    if (!data.isOk()) {
-      status = data.status();
-      break;
-    }
-    std::lock_guard lock(mu);
-    out[i] = std::move(*data);
-    read = i + 1;
-    cv.notify_one();
-    if (bad < hashes.size()) break;
-  }
-  {
-    std::lock_guard lock(mu);
-    ended = true;
-  }
-  cv.notify_one();
-  verifier.join();
-  if (bad < hashes.size()) {
-    return dataLoss("blob " + toHex(hashes[bad]) + " does not match its hash");
-  }
-  if (!status.isOk()) return status;
-  return out;
 }
 
 StatusOr<bool> SqliteCheckpointStore::hasBlob(const std::string& hash) {

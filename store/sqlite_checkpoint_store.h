@@ -37,9 +37,6 @@ class SqliteCheckpointStore : public CheckpointStore {
   StatusOr<std::optional<Manifest>> get(uint64_t id) override;
   StatusOr<std::vector<Manifest>> list() override;
   StatusOr<std::string> readBlob(const std::string& sha256) override;
-  // Reads on the calling thread while a second thread verifies what was
-  // read, so a restore takes about the longer of the two, not their sum.
-  StatusOr<std::vector<std::string>> readBlobs(const std::vector<std::string>& sha256s) override;
   StatusOr<bool> hasBlob(const std::string& sha256) override;
   StatusOr<uint64_t> nextId(int64_t now_ms) override;
 
@@ -56,7 +53,6 @@ class SqliteCheckpointStore : public CheckpointStore {
   int migratedFrom() const { return migrated_from_; }
 
  private:
-  StatusOr<std::string> readUnverified(const std::string& sha256);
   SqliteCheckpointStore(std::unique_ptr<Database> db, uint32_t retained)
       : db_(std::move(db)), retained_(retained) {}
   Status migrate();

@@ -48,7 +48,7 @@ store::Manifest buildManifest(const SealedView& view, const CoordinatorOptions& 
       ref->set_key(key);
     }
     ref->set_sha256(entry.sha256);
-    ref->set_size(entry.data->size());
+    ref->set_size(entry.size);
     ref->set_content_type(entry.content_type);
   }
   return m;
@@ -61,7 +61,7 @@ Coordinator::Coordinator(CoordinatorOptions options, event::EventLoop& loop,
     : options_(std::move(options)),
       loop_(loop),
       store_(std::move(store)),
-      book_(options_.seal_immediately) {}
+      book_(options_.seal_immediately, options_.cache_bytes) {}
 
 Coordinator::~Coordinator() {
   worker_.reset();  // drains in-flight store work before the store goes
@@ -85,6 +85,17 @@ void Coordinator::setMetrics(metrics::Registry& r) {
   bytes_deduplicated_ =
       &r.counter("tidemark_checkpoint_deduplicated_bytes_total",
                  "State bytes checkpoints referenced without writing (unchanged blobs).");
+  const char* reads_help =
+      "State reads (GET) by where their bytes came from: memory (staged, not yet "
+      "checkpointed, or cached) or the local store.";
+  reads_memory_ = &r.counter("tidemark_state_reads_total", reads_help, {{"source", "memory"}});
+  reads_store_ = &r.counter("tidemark_state_reads_total", reads_help, {{"source", "store"}});
+  read_failures_ = &r.counter("tidemark_state_read_failures_total",
+                              "State reads whose bytes the local store could not give "
+                              "(unreadable, or not matching their SHA-256: a damaged store).");
+  r.gaugeFn("tidemark_state_cached_bytes",
+            "Bytes of checkpointed state held in memory (at most state.cache_bytes).",
+            [this] { return static_cast<double>(book_.cachedBytes()); });
   r.gaugeFn("tidemark_checkpoint_consecutive_failures",
             "Checkpoints failed in a row (readiness turns false beyond tolerable_failures).",
             [this] { return static_cast<double>(stats_.consecutive_failures); });
@@ -119,24 +130,22 @@ Status Coordinator::restore() {
     for (const auto& o : latest->offsets()) {
       view.offsets[{o.key().group(), o.key().topic(), o.key().partition()}] = committedOffset(o);
     }
-    std::vector<std::string> hashes;
-    for (const auto& ref : latest->state()) hashes.push_back(ref.sha256());
-    auto read = store_->readBlobs(hashes);
-    if (!read.isOk()) {
-      return read.status().withPrefix("restoring checkpoint " + std::to_string(latest->id()));
-    }
-    std::vector<std::string>& blobs = *read;
-    for (int i = 0; i < latest->state_size(); ++i) {
-      const auto& ref = latest->state(i);
-      std::string& data = blobs[i];
-      bytes += data.size();
+    for (const auto& ref : latest->state()) {
+      // The bytes stay in the store, verified when read (readState): a
+      // restart costs the index, not the state's size. A blob the store does
+      // not hold at all is damage found now.
+      TM_ASSIGN_OR_RETURN(bool held, store_->hasBlob(ref.sha256()));
+      if (!held) {
+        return dataLoss("restoring checkpoint " + std::to_string(latest->id()) + ": no blob " +
+                        store::toHex(ref.sha256()) + " for state " + ref.key());
+      }
+      bytes += ref.size();
       const std::string key = ref.has_partition()
                                   ? scopedKey({ref.partition().group(), ref.partition().topic(),
                                                ref.partition().partition()},
                                               ref.key())
                                   : ref.key();
-      view.state[key] = {std::make_shared<const std::string>(std::move(data)), ref.sha256(),
-                         ref.content_type()};
+      view.state[key] = {nullptr, ref.sha256(), ref.content_type(), ref.size()};
     }
     stats_.last_id = latest->id();
     writer_epoch_ = latest->writer_epoch() + 1;
@@ -147,7 +156,10 @@ Status Coordinator::restore() {
   if (metrics_ != nullptr) {
     metrics_->gauge("tidemark_restore_duration_seconds", "How long the restore at start took.")
         .set((monotonicUs() - start) / 1e6);
-    metrics_->gauge("tidemark_restore_bytes", "State bytes restored at start.")
+    metrics_
+        ->gauge("tidemark_restore_bytes",
+                "State bytes the checkpoint restored at start holds (read from the store "
+                "when asked for).")
         .set(static_cast<double>(bytes));
   }
   TM_LOG(Info, "checkpoint", latest ? "restored" : "no checkpoint to restore: starting empty")
@@ -192,6 +204,34 @@ void Coordinator::sealMarked(const std::map<PartitionId, CommittedOffset>& offse
   const uint64_t seal = book_.sealed().seal;
   for (const auto& [id, offset] : offsets) marked_[id] = {offset, seal};
   onSealed(processed);
+}
+
+void Coordinator::readState(const std::string& key, View view,
+                            std::function<void(StatusOr<StateEntry>)> done) {
+  auto entry = book_.get(key, view);
+  if (!entry) return done(notFound("no state " + key));
+  if (entry->resident()) {
+    if (reads_memory_ != nullptr) reads_memory_->inc();
+    return done(std::move(*entry));
+  }
+  if (!worker_) return done(unavailable("the store is not open yet"));
+  if (reads_store_ != nullptr) reads_store_->inc();
+  const std::string sha = entry->sha256;
+  worker_->submit<StatusOr<std::string>>(
+      [sha](store::CheckpointStore& store) { return store.readBlob(sha); },
+      [this, key, entry = std::move(*entry),
+       done = std::move(done)](StatusOr<std::string> bytes) mutable {
+        if (!bytes.isOk()) {
+          if (read_failures_ != nullptr) read_failures_->inc();
+          TM_LOG(Error, "checkpoint", "cannot read state from the store")
+              .kv("key", key)
+              .kv("error", bytes.status().toString());
+          return done(bytes.status().withPrefix("reading state " + key + " from the store"));
+        }
+        entry.data = std::make_shared<const std::string>(std::move(*bytes));
+        book_.fill(key, entry.sha256, entry.data);
+        done(std::move(entry));
+      });
 }
 
 void Coordinator::checkpoint(const std::string& trigger, Done done) {
@@ -252,8 +292,12 @@ void Coordinator::commit(const std::string& trigger) {
           return r;
         }
         manifest->set_id(*id);
+        // Entries without bytes are in the store already (durable()), so
+        // the store never asks for them.
         std::map<std::string, const std::string*> by_hash;
-        for (const auto& [key, entry] : view->state) by_hash[entry.sha256] = entry.data.get();
+        for (const auto& [key, entry] : view->state) {
+          if (entry.resident()) by_hash[entry.sha256] = entry.data.get();
+        }
         r.status =
             store.commit(*manifest, [&](const std::string& h) -> std::optional<std::string_view> {
               auto it = by_hash.find(h);
@@ -265,7 +309,9 @@ void Coordinator::commit(const std::string& trigger) {
         r.duration_us = monotonicUs() - started;
         return r;
       },
-      [this, seal = view->seal, attempt = attempt_](Result r) {
+      [this, view, attempt = attempt_](Result r) {
+        const uint64_t seal = view->seal;
+        if (r.status.isOk()) book_.durable(*view);  // its bytes are in the store now
         if (!r.status.isOk() || !replicate_) return finish(seal, std::move(r));
         const uint64_t id = r.manifest.id();
         if (timed_out_) {

@@ -50,6 +50,7 @@ struct CoordinatorOptions {
   uint32_t tolerable_failures = 3;
   bool seal_immediately = false;
   std::chrono::milliseconds timeout{60000};
+  uint64_t cache_bytes = 64ull << 20;  // state.cache_bytes
 };
 
 // Runs before each checkpoint snapshots the sealed view; calls `ready` once,
@@ -77,7 +78,8 @@ class Coordinator {
               std::unique_ptr<store::CheckpointStore> store);
   ~Coordinator();
 
-  // Loads the latest checkpoint into the StateBook. Call once, before serving.
+  // Loads the latest checkpoint's offsets and state index into the StateBook
+  // (the state's bytes stay in the store until read). Call once, before serving.
   Status restore();
   // Starts the store worker and the periodic trigger.
   void start();
@@ -87,6 +89,13 @@ class Coordinator {
   const CoordinatorStats& stats() const { return stats_; }
   // Retained checkpoints, newest first.
   const std::vector<store::Manifest>& retained() const { return retained_; }
+
+  // Gives `key`'s entry in `view` with its bytes: from memory, or read from
+  // the store on its worker (verified against the entry's SHA-256) when only
+  // the store holds them. NotFound if the view has no such key; DataLoss if
+  // the store's bytes do not match. `done` runs on the loop thread, at once
+  // when the bytes are in memory.
+  void readState(const std::string& key, View view, std::function<void(StatusOr<StateEntry>)> done);
 
   // The application's offsets were sealed: counts processed messages for the
   // max_messages trigger.
@@ -188,6 +197,9 @@ class Coordinator {
   metrics::Counter* skipped_ = nullptr;
   metrics::Counter* bytes_written_ = nullptr;
   metrics::Counter* bytes_deduplicated_ = nullptr;
+  metrics::Counter* reads_memory_ = nullptr;
+  metrics::Counter* reads_store_ = nullptr;
+  metrics::Counter* read_failures_ = nullptr;
   int64_t started_ms_ = 0;
 };
 

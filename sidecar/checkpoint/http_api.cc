@@ -27,6 +27,11 @@ Response fromStatus(const Status& s) {
       return Response::error(503, "unavailable", s.message());
     case StatusCode::kDeadlineExceeded:
       return Response::error(504, "checkpoint_timeout", s.message());
+    case StatusCode::kDataLoss:
+      return Response::error(500, "data_loss",
+                             s.message() +
+                                 ": the local store is damaged (docs/operations.md, "
+                                 "\"A damaged store\")");
     default:
       return Response::error(500, "internal", s.toString());
   }
@@ -146,17 +151,24 @@ void registerStateRoutes(http::HttpServer& server, Coordinator& c, const std::st
         return r;
       },
       max_blob_bytes);
-  server.route("GET", base + "/{key...}", [&c](const Request& req) {
+  server.route("GET", base + "/{key...}", [&c](const Request& req, http::Reply reply) {
     std::string key;
-    if (auto bad = bookKeyOf(req, key)) return *bad;
+    if (auto bad = bookKeyOf(req, key)) return reply(*bad);
     auto view = viewOf(req);
-    if (!view.isOk()) return fromStatus(view.status());
-    auto entry = c.book().get(key, *view);
-    if (!entry) return Response::error(404, "not_found", "no state " + req.params.at("key"));
-    Response r = Response::json(200, *entry->data);
-    r.content_type = entry->content_type.empty() ? "application/octet-stream" : entry->content_type;
-    r.headers["ETag"] = StateBook::etag(*entry);
-    return r;
+    if (!view.isOk()) return reply(fromStatus(view.status()));
+    c.readState(key, *view, [reply, name = req.params.at("key")](StatusOr<StateEntry> entry) {
+      if (!entry.isOk()) {
+        if (entry.status().code() == StatusCode::kNotFound) {
+          return reply(Response::error(404, "not_found", "no state " + name));
+        }
+        return reply(fromStatus(entry.status()));
+      }
+      Response r = Response::json(200, *entry->data);
+      r.content_type =
+          entry->content_type.empty() ? "application/octet-stream" : entry->content_type;
+      r.headers["ETag"] = StateBook::etag(*entry);
+      reply(std::move(r));
+    });
   });
   server.route("DELETE", base + "/{key...}", [&c](const Request& req) {
     std::string key;
@@ -179,7 +191,7 @@ void registerStateRoutes(http::HttpServer& server, Coordinator& c, const std::st
     for (const auto& [key, entry] : c.book().list(scope + prefix, *view)) {
       if (scope.empty() && isScopedKey(key)) continue;  // another scope's
       keys.push_back({{"key", key.substr(scope.size())},
-                      {"size", entry.data->size()},
+                      {"size", entry.size},
                       {"etag", StateBook::etag(entry)}});
     }
     return Response::json(200, json({{"keys", keys}}).dump());

@@ -79,15 +79,21 @@ Status StateBook::checkMatch(const std::string& key,
   return Status::ok();
 }
 
+StateEntry StateEntry::of(std::string bytes, std::string content_type) {
+  StateEntry e;
+  e.sha256 = store::sha256(bytes);
+  e.size = bytes.size();
+  e.content_type = std::move(content_type);
+  e.data = std::make_shared<const std::string>(std::move(bytes));
+  return e;
+}
+
 Status StateBook::put(const std::string& key, std::string data, std::string content_type,
                       const std::optional<std::string>& if_match) {
   TM_RETURN_IF_ERROR(checkMatch(key, if_match));
-  StateEntry e;
-  e.content_type = std::move(content_type);
-  e.sha256 = store::sha256(data);
-  e.data = std::make_shared<const std::string>(std::move(data));
+  StateEntry e = StateEntry::of(std::move(data), std::move(content_type));
   if (seal_immediately_) {
-    sealed_.state[key] = std::move(e);
+    setSealed(key, std::move(e));
     ++sealed_.seal;
   } else {
     staged_[key] = std::move(e);
@@ -99,7 +105,7 @@ Status StateBook::remove(const std::string& key, const std::optional<std::string
   TM_RETURN_IF_ERROR(checkMatch(key, if_match));
   if (!current(key)) return notFound("no state " + key);
   if (seal_immediately_) {
-    sealed_.state.erase(key);
+    eraseSealed(key);
     ++sealed_.seal;
   } else {
     staged_[key] = std::nullopt;
@@ -107,10 +113,13 @@ Status StateBook::remove(const std::string& key, const std::optional<std::string
   return Status::ok();
 }
 
-std::optional<StateEntry> StateBook::get(const std::string& key, View view) const {
-  if (view == View::kStaged) return current(key);
+std::optional<StateEntry> StateBook::get(const std::string& key, View view) {
+  if (view == View::kStaged) {
+    if (auto it = staged_.find(key); it != staged_.end()) return it->second;
+  }
   auto it = sealed_.state.find(key);
   if (it == sealed_.state.end()) return std::nullopt;
+  touch(key);
   return it->second;
 }
 
@@ -142,9 +151,9 @@ uint64_t StateBook::seal(const std::map<PartitionId, CommittedOffset>& offsets) 
       continue;
     }
     if (it->second) {
-      sealed_.state[it->first] = std::move(*it->second);
+      setSealed(it->first, std::move(*it->second));
     } else {
-      sealed_.state.erase(it->first);
+      eraseSealed(it->first);
     }
     it = staged_.erase(it);
   }
@@ -182,14 +191,18 @@ bool ofPartition(const std::string& key, const PartitionId& id) {
 
 void StateBook::adopt(const PartitionId& id, std::optional<CommittedOffset> offset,
                       std::map<std::string, StateEntry> state) {
-  std::erase_if(sealed_.state, [&](const auto& e) { return ofPartition(e.first, id); });
+  std::vector<std::string> theirs;
+  for (const auto& [key, entry] : sealed_.state) {
+    if (ofPartition(key, id)) theirs.push_back(key);
+  }
+  for (const auto& key : theirs) eraseSealed(key);
   std::erase_if(staged_, [&](const auto& e) { return ofPartition(e.first, id); });
   if (offset) {
     sealed_.offsets[id] = *offset;
   } else {
     sealed_.offsets.erase(id);
   }
-  for (auto& [key, entry] : state) sealed_.state[scopedKey(id, key)] = std::move(entry);
+  for (auto& [key, entry] : state) setSealed(scopedKey(id, key), std::move(entry));
   ++sealed_.seal;
 }
 
@@ -206,7 +219,75 @@ bool StateBook::holds(const PartitionId& id) const {
 
 void StateBook::restore(SealedView view) {
   staged_.clear();
+  lru_.clear();
+  lru_at_.clear();
+  cached_bytes_ = 0;
   sealed_ = std::move(view);
+  for (auto& [key, entry] : sealed_.state) {
+    if (entry.resident()) cache(key, entry);  // restored: durable already
+  }
+}
+
+void StateBook::durable(const SealedView& view) {
+  for (const auto& [key, written] : view.state) {
+    auto it = sealed_.state.find(key);
+    // Changed since (its new bytes are not in the store), or handled already.
+    if (it == sealed_.state.end() || it->second.sha256 != written.sha256 ||
+        !it->second.resident() || lru_at_.count(key)) {
+      continue;
+    }
+    cache(key, it->second);
+  }
+}
+
+void StateBook::fill(const std::string& key, const std::string& sha256, Blob bytes) {
+  auto it = sealed_.state.find(key);
+  if (it == sealed_.state.end() || it->second.sha256 != sha256 || it->second.resident()) return;
+  it->second.data = std::move(bytes);
+  cache(key, it->second);
+}
+
+void StateBook::setSealed(const std::string& key, StateEntry entry) {
+  uncache(key);
+  sealed_.state[key] = std::move(entry);
+}
+
+void StateBook::eraseSealed(const std::string& key) {
+  uncache(key);
+  sealed_.state.erase(key);
+}
+
+void StateBook::uncache(const std::string& key) {
+  auto at = lru_at_.find(key);
+  if (at == lru_at_.end()) return;
+  cached_bytes_ -= sealed_.state.at(key).size;
+  lru_.erase(at->second);
+  lru_at_.erase(at);
+}
+
+// `entry` (sealed_.state's, under `key`) is durable and holds its bytes:
+// keeps them, evicting the least recently used, or drops them if they cannot fit.
+void StateBook::cache(const std::string& key, StateEntry& entry) {
+  if (entry.size > cache_budget_) {
+    entry.data.reset();
+    return;
+  }
+  while (cached_bytes_ + entry.size > cache_budget_) {
+    const std::string& oldest = lru_.front();
+    StateEntry& evicted = sealed_.state.at(oldest);
+    evicted.data.reset();
+    cached_bytes_ -= evicted.size;
+    lru_at_.erase(oldest);
+    lru_.pop_front();
+  }
+  lru_at_[key] = lru_.insert(lru_.end(), key);
+  cached_bytes_ += entry.size;
+}
+
+void StateBook::touch(const std::string& key) {
+  if (auto at = lru_at_.find(key); at != lru_at_.end()) {
+    lru_.splice(lru_.end(), lru_, at->second);
+  }
 }
 
 }  // namespace tidemark::checkpoint

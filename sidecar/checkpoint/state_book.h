@@ -9,13 +9,24 @@
 //   put/delete ─▶ staged ──seal(offsets)──▶ sealed ──checkpoint──▶ store
 //
 // With seal_on=immediate, writes go straight to sealed (apps that keep state
-// without committing offsets). Pure logic, no I/O. Loop thread only.
+// without committing offsets).
+//
+// Where the bytes live: staged writes, and sealed ones no checkpoint holds
+// yet, are always in memory. Once a checkpoint holding an entry is durable
+// (durable()), its bytes are also in the local store, and the book keeps them
+// only while they fit the cache budget (least recently used go first). A
+// sealed entry without bytes is read from the store by whoever needs them
+// (Coordinator::readState): memory grows with what changed since the last
+// checkpoint and the cache, not with the whole state, and a restore reads
+// only the index. Pure logic, no I/O. Loop thread only.
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/store/checkpoint.pb.h"
@@ -49,9 +60,16 @@ CommittedOffset committedOffset(const store::v1::PartitionOffset& o);
 using Blob = std::shared_ptr<const std::string>;
 
 struct StateEntry {
+  // The bytes, or null when only the local store holds them (a sealed entry
+  // whose checkpoint is durable, outside the cache).
   Blob data;
   std::string sha256;  // raw 32 bytes; the ETag is its hex form
   std::string content_type;
+  uint64_t size = 0;
+
+  // An entry holding `bytes`.
+  static StateEntry of(std::string bytes, std::string content_type);
+  bool resident() const { return data != nullptr; }
 };
 
 enum class View { kSealed, kStaged };
@@ -65,14 +83,19 @@ struct SealedView {
 
 class StateBook {
  public:
-  explicit StateBook(bool seal_immediately) : seal_immediately_(seal_immediately) {}
+  // `cache_bytes`: how many bytes of durable entries the book keeps in
+  // memory (state.cache_bytes).
+  explicit StateBook(bool seal_immediately, uint64_t cache_bytes = UINT64_MAX)
+      : seal_immediately_(seal_immediately), cache_budget_(cache_bytes) {}
 
   // If `if_match` is given, the key's current ETag (staged view) must equal
   // it ("*": must exist); else FailedPrecondition (HTTP 409).
   Status put(const std::string& key, std::string data, std::string content_type,
              const std::optional<std::string>& if_match);
   Status remove(const std::string& key, const std::optional<std::string>& if_match);
-  std::optional<StateEntry> get(const std::string& key, View view) const;
+  // The entry as `view` holds it; its bytes may be in the store only
+  // (!resident()). Counts as a use of a cached entry.
+  std::optional<StateEntry> get(const std::string& key, View view);
   std::vector<std::pair<std::string, StateEntry>> list(const std::string& prefix, View view) const;
 
   // Seals the staged writes together with `offsets` (merged into the sealed
@@ -104,16 +127,38 @@ class StateBook {
   const SealedView& sealed() const { return sealed_; }
   bool hasStaged() const { return !staged_.empty(); }
 
-  // Replaces everything with a restored checkpoint (start-up, before serving).
+  // Replaces everything with a restored checkpoint (start-up, before
+  // serving). Its entries may come without bytes: the store holds them.
   void restore(SealedView view);
+
+  // A checkpoint of `view` is durable in the local store: entries the book
+  // still holds unchanged may now give up their bytes (the cache decides).
+  void durable(const SealedView& view);
+  // Bytes of `key` read from the store (they match `sha256`): kept in the
+  // cache if the entry is unchanged, without bytes, and they fit.
+  void fill(const std::string& key, const std::string& sha256, Blob bytes);
+  // Bytes of durable entries held in memory (<= the budget).
+  uint64_t cachedBytes() const { return cached_bytes_; }
 
   static std::string etag(const StateEntry& e);
 
  private:
   std::optional<StateEntry> current(const std::string& key) const;  // staged view
   Status checkMatch(const std::string& key, const std::optional<std::string>& if_match) const;
+  // Every change of sealed_.state goes through these two, so the cache's
+  // accounting follows it.
+  void setSealed(const std::string& key, StateEntry entry);
+  void eraseSealed(const std::string& key);
+  // Cache: durable entries holding their bytes, least recently used first.
+  void uncache(const std::string& key);
+  void cache(const std::string& key, StateEntry& entry);
+  void touch(const std::string& key);
 
   bool seal_immediately_;
+  uint64_t cache_budget_;
+  uint64_t cached_bytes_ = 0;
+  std::list<std::string> lru_;
+  std::unordered_map<std::string, std::list<std::string>::iterator> lru_at_;
   std::map<std::string, int32_t> generations_;
   std::map<std::string, std::optional<StateEntry>> staged_;  // nullopt: deleted
   SealedView sealed_;

@@ -107,8 +107,9 @@ void PartitionHandover::adopt(const std::string& group,
     for (const auto& ref : snap.record.state()) {
       auto blob = snap.blobs.find(ref.sha256());
       std::string data = blob == snap.blobs.end() ? std::string() : blob->second;
+      const uint64_t size = data.size();
       state[ref.key()] = {std::make_shared<const std::string>(std::move(data)), ref.sha256(),
-                          ref.content_type()};
+                          ref.content_type(), size};
     }
     book.adopt(id, std::move(offset), std::move(state));
     ++adopted;

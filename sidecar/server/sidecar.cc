@@ -77,7 +77,8 @@ Status Sidecar::start() {
       .retained = cp.retained(),
       .tolerable_failures = cp.tolerable_failures(),
       .seal_immediately = config_.state().seal_on() == config::v1::State::IMMEDIATE,
-      .timeout = config::toMillis(cp.timeout())};
+      .timeout = config::toMillis(cp.timeout()),
+      .cache_bytes = config_.state().cache_bytes()};
   coordinator_ =
       std::make_unique<checkpoint::Coordinator>(options, loop_, std::move(store).value());
   if (!cp.app_callback().empty()) {

@@ -87,6 +87,8 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   void start(CoordinatorOptions options, PrepareStep prepare = nullptr) {
+    if (store_) store_->release();
+    coordinator_.reset();  // a restart, when there was one: the same store file
     auto real = store::SqliteCheckpointStore::open((dir_ / "t.db").string(), 10);
     ASSERT_TRUE(real.isOk());
     auto store = std::make_unique<StallingStore>(std::move(real).value());
@@ -102,6 +104,23 @@ class CoordinatorTest : public ::testing::Test {
     o.interval = 24h;
     o.max_messages = 0;
     return o;
+  }
+
+  // Takes a checkpoint and waits until it is durable.
+  void checkpointNow() {
+    std::optional<StatusOr<uint64_t>> result;
+    coordinator_->checkpoint("request", [&](StatusOr<uint64_t> id) { result = id; });
+    runUntil([&] { return result.has_value(); });
+    ASSERT_TRUE(result && result->isOk());
+  }
+
+  // readState's answer, waited for.
+  StatusOr<StateEntry> read(const std::string& key) {
+    std::optional<StatusOr<StateEntry>> answer;
+    coordinator_->readState(key, View::kSealed, [&](StatusOr<StateEntry> e) { answer = e; });
+    runUntil([&] { return answer.has_value(); });
+    if (!answer) return internalError("no answer");
+    return *answer;
   }
 
   void seal(int64_t offset) {
@@ -237,6 +256,49 @@ TEST_F(CoordinatorTest, ShouldCoalesceTriggersThatArriveWhileOneIsInFlight) {
   // The first checkpoint held seal 1; one more held seal 2 for the later waiters.
   EXPECT_EQ(coordinator_->stats().taken, 2u);
   EXPECT_EQ(coordinator_->retained().front().offsets(0).offset(), 2);
+}
+
+TEST_F(CoordinatorTest, ShouldReadCheckpointedStateFromTheStoreWhenItIsOutsideTheCache) {
+  CoordinatorOptions o = manual();
+  o.seal_immediately = true;
+  o.cache_bytes = 0;
+  start(o);
+  const std::string big(100000, 'x');
+  ASSERT_TRUE(coordinator_->book().put("model", big, "text/plain", std::nullopt).isOk());
+  auto before = read("model");  // not durable yet: from memory
+  ASSERT_TRUE(before.isOk());
+  checkpointNow();
+  EXPECT_FALSE(coordinator_->book().get("model", View::kSealed)->resident());
+  auto after = read("model");
+  ASSERT_TRUE(after.isOk()) << after.status().toString();
+  EXPECT_EQ(*after->data, big);
+  EXPECT_EQ(StateBook::etag(*after), StateBook::etag(*before));
+  EXPECT_EQ(after->content_type, "text/plain");
+  EXPECT_EQ(read("absent").status().code(), StatusCode::kNotFound);
+
+  // The next checkpoint references the bytes it no longer holds: the store has them.
+  ASSERT_TRUE(coordinator_->book().put("other", "1", "", std::nullopt).isOk());
+  checkpointNow();
+  EXPECT_EQ(coordinator_->retained().front().state_size(), 2);
+}
+
+TEST_F(CoordinatorTest, ShouldRestoreOnlyTheIndexAndCacheWhatIsRead) {
+  CoordinatorOptions o = manual();
+  o.seal_immediately = true;
+  start(o);
+  ASSERT_TRUE(coordinator_->book().put("a", "alpha", "", std::nullopt).isOk());
+  ASSERT_TRUE(coordinator_->book().put("b", "beta", "", std::nullopt).isOk());
+  checkpointNow();
+
+  start(o);  // restarted on the same store
+  EXPECT_FALSE(coordinator_->book().get("a", View::kSealed)->resident());
+  EXPECT_EQ(coordinator_->book().get("b", View::kSealed)->size, 4u);
+  EXPECT_EQ(coordinator_->book().cachedBytes(), 0u);
+  auto a = read("a");
+  ASSERT_TRUE(a.isOk()) << a.status().toString();
+  EXPECT_EQ(*a->data, "alpha");
+  EXPECT_TRUE(coordinator_->book().get("a", View::kSealed)->resident());  // cached now
+  EXPECT_EQ(coordinator_->book().cachedBytes(), 5u);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "store/checkpoint_store.h"
+
 namespace tidemark::checkpoint {
 namespace {
 
@@ -147,7 +149,7 @@ TEST(StateBookAssignmentTest, ShouldReplaceEverythingOfAPartitionWhenAdoptingIts
   ASSERT_TRUE(book.put(scopedKey(kP0, "counts"), "staged", "", std::nullopt).isOk());
   const uint64_t seal = book.sealed().seal;
 
-  StateEntry adopted{std::make_shared<const std::string>("theirs"), "h", "application/json"};
+  StateEntry adopted = StateEntry::of("theirs", "application/json");
   book.adopt(kP0, CommittedOffset{40, 2, std::nullopt, 9}, {{"counts", adopted}});
   EXPECT_GT(book.sealed().seal, seal);
   EXPECT_EQ(book.sealed().offsets.at(kP0).offset, 40);
@@ -170,6 +172,70 @@ TEST(StateBookAssignmentTest, ShouldRoundTripScopedKeysWithAnyGroupName) {
   EXPECT_EQ(parsed->first, p);
   EXPECT_EQ(parsed->second, "a/b");
   EXPECT_FALSE(parseScopedKey("a/b"));
+}
+
+// Where the bytes live: a durable entry keeps them only within the cache.
+
+bool resident(StateBook& book, const std::string& key) {
+  return book.get(key, View::kSealed)->resident();
+}
+
+TEST(StateBookCacheTest, ShouldKeepDurableBytesWithinTheBudgetDroppingTheLeastRecentlyUsed) {
+  StateBook book(/*seal_immediately=*/true, /*cache_bytes=*/10);
+  for (const char* key : {"a", "b", "c"}) {
+    ASSERT_TRUE(book.put(key, "4444", "", std::nullopt).isOk());
+  }
+  EXPECT_EQ(book.cachedBytes(), 0u);  // nothing durable yet: all held, none cached
+  book.durable(book.sealed());
+  EXPECT_FALSE(resident(book, "a"));  // the oldest of three 4-byte values in 10 bytes
+  EXPECT_TRUE(resident(book, "b"));
+  EXPECT_TRUE(resident(book, "c"));
+  EXPECT_EQ(book.cachedBytes(), 8u);
+
+  (void)book.get("b", View::kSealed);  // c is now the least recently used
+  const std::string sha = book.get("a", View::kSealed)->sha256;
+  book.fill("a", sha, std::make_shared<const std::string>("4444"));
+  EXPECT_TRUE(resident(book, "a"));
+  EXPECT_TRUE(resident(book, "b"));
+  EXPECT_FALSE(resident(book, "c"));
+  EXPECT_EQ(book.get("c", View::kSealed)->size, 4u);  // the index stays whole
+  EXPECT_EQ(book.cachedBytes(), 8u);
+}
+
+TEST(StateBookCacheTest, ShouldKeepBytesNoDurableCheckpointHoldsWhateverTheBudget) {
+  StateBook book(/*seal_immediately=*/false, /*cache_bytes=*/0);
+  ASSERT_TRUE(book.put("k", "old", "", std::nullopt).isOk());
+  book.seal({});
+  const SealedView snapshot = book.sealed();
+  ASSERT_TRUE(book.put("k", "new", "", std::nullopt).isOk());
+  book.seal({});  // sealed after the snapshot: the store does not hold "new"
+  book.durable(snapshot);
+  ASSERT_TRUE(resident(book, "k"));
+  EXPECT_EQ(*book.get("k", View::kSealed)->data, "new");
+
+  book.durable(book.sealed());
+  EXPECT_FALSE(resident(book, "k"));
+  EXPECT_EQ(book.cachedBytes(), 0u);
+  // Bytes read for an entry that changed since are not taken for it.
+  ASSERT_TRUE(book.put("k", "newer", "", std::nullopt).isOk());
+  book.seal({});
+  book.fill("k", store::sha256("new"), std::make_shared<const std::string>("new"));
+  EXPECT_EQ(*book.get("k", View::kSealed)->data, "newer");
+}
+
+TEST(StateBookCacheTest, ShouldReleaseTheCachedBytesOfAnEntryThatIsOverwrittenOrDeleted) {
+  StateBook book(/*seal_immediately=*/true, /*cache_bytes=*/100);
+  ASSERT_TRUE(book.put("a", "12345", "", std::nullopt).isOk());
+  ASSERT_TRUE(book.put(scopedKey(kP0, "b"), "123", "", std::nullopt).isOk());
+  book.durable(book.sealed());
+  EXPECT_EQ(book.cachedBytes(), 8u);
+  ASSERT_TRUE(book.put("a", "1", "", std::nullopt).isOk());
+  EXPECT_EQ(book.cachedBytes(), 3u);
+  book.adopt(kP0, std::nullopt, {});
+  EXPECT_EQ(book.cachedBytes(), 0u);
+  book.durable(book.sealed());
+  ASSERT_TRUE(book.remove("a", std::nullopt).isOk());
+  EXPECT_EQ(book.cachedBytes(), 0u);
 }
 
 }  // namespace
