@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from harness.fake_server import FakeServer
 from harness.tidemark import client_env
 
 
@@ -299,36 +300,15 @@ def test_should_close_the_application_connection_when_the_broker_connect_hangs(t
         hole.close()
 
 
-class BadBroker:
+def bad_broker(answer):
     """A broker that answers every request with a frame of its own making:
     `answer(correlation_id) -> payload bytes` (the length prefix is added)."""
-
-    def __init__(self, answer):
-        import threading
-        self.answer, self.sock = answer, socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.address = "%s:%d" % self.sock.getsockname()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        import threading
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        with conn:
-            while (frame := read_frame(conn)) is not None:
-                correlation_id = struct.unpack(">i", frame[4:8])[0]
-                payload = self.answer(correlation_id)
-                conn.sendall(struct.pack(">i", len(payload)) + payload)
-
-    def close(self):
-        self.sock.close()
+    def serve(conn):
+        while (frame := read_frame(conn)) is not None:
+            correlation_id = struct.unpack(">i", frame[4:8])[0]
+            payload = answer(correlation_id)
+            conn.sendall(struct.pack(">i", len(payload)) + payload)
+    return FakeServer(serve)
 
 
 @pytest.mark.parametrize("answer, reason", [
@@ -346,7 +326,7 @@ def test_should_close_only_that_connection_when_a_broker_answers_garbage(tmp_pat
     same way rather than crashing anything)."""
     from harness.api import call
     from harness.tidemark import Sidecar
-    broker = BadBroker(answer)
+    broker = bad_broker(answer)
     side = Sidecar(tmp_path / "s", broker.address, {})
     try:
         for attempt in range(2):

@@ -6,13 +6,13 @@ with the store intact; /readyz names every check and why it fails."""
 import json
 import signal
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
 
 import confluent_kafka as ck
 
+from harness.fake_server import FakeServer
 from harness.tidemark import Sidecar, free_port, free_port_range
 
 MANUAL = {"checkpoint.interval": "24h", "checkpoint.max_messages": "0"}
@@ -105,28 +105,14 @@ def test_sigterm_should_stop_waiting_for_open_connections_after_half_the_timeout
         idle.close()
 
 
-class SilentApp:
+def silent_app():
     """An application callback endpoint that accepts and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                self.held.append(self.sock.accept()[0])
-            except OSError:
-                return
+    return FakeServer(lambda conn: None)
 
 
 def test_shutdown_timeout_should_exit_at_once_and_leave_the_store_intact(
         cluster, sidecar_factory):
-    app = SilentApp()
+    app = silent_app()
     settings = {**MANUAL, "shutdown.timeout": "2s", "checkpoint.timeout": "1h",
                 "checkpoint.app_callback": f"http://127.0.0.1:{app.port}/checkpoint"}
     sidecar = sidecar_factory(cluster, settings=settings)
@@ -140,7 +126,7 @@ def test_shutdown_timeout_should_exit_at_once_and_leave_the_store_intact(
 
 
 def test_second_signal_should_exit_at_once(cluster, sidecar_factory):
-    app = SilentApp()
+    app = silent_app()
     settings = {**MANUAL, "shutdown.timeout": "1h", "checkpoint.timeout": "1h",
                 "checkpoint.app_callback": f"http://127.0.0.1:{app.port}/checkpoint"}
     sidecar = sidecar_factory(cluster, settings=settings)

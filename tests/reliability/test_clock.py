@@ -8,20 +8,20 @@ monotonic clocks do not jump on a real machine."""
 import json
 import os
 import pathlib
-import subprocess
 import time
 
 import pytest
 
 from conftest import (call, checkpoint_list, metric_value, node_checkpoint, readyz,
                       store_checkpoints, wait_ready, wait_until)
+from harness.tidemark import build_dir
 
 LIBFAKETIME = pathlib.Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 DAY_MS = 86_400_000
 
 
-def c11_threads_over_pthread(folder):
-    """Builds tests/tools/tsan_c11_threads.c (C11 threads over pthread) into `folder`.
+def c11_threads_over_pthread():
+    """The build's libtidemark_c11_threads.so (tests/tools/c11_threads_over_pthread.c).
 
     librdkafka waits with glibc's C11 cnd_timedwait, which libfaketime does not wrap: its
     deadline is taken from the faked wall clock but the kernel waits against the real one.
@@ -30,11 +30,9 @@ def c11_threads_over_pthread(folder):
     starting thread still read (ASan: heap-use-after-free). Through pthread_cond_timedwait,
     which libfaketime translates, the waits see one consistent clock, as a real clock step
     gives them."""
-    out = pathlib.Path(folder) / "libc11_threads.so"
-    source = pathlib.Path(__file__).resolve().parents[1] / "tools" / "tsan_c11_threads.c"
-    subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", str(out), str(source), "-lpthread"],
-                   check=True, capture_output=True, timeout=120)
-    return out
+    shim = build_dir() / "libtidemark_c11_threads.so"
+    assert shim.exists(), f"{shim} is not built (cmake --build {build_dir()})"
+    return shim
 
 
 def faketime_env(offset_file, shim):
@@ -70,7 +68,7 @@ def test_should_keep_checkpoint_ids_growing_and_stay_ready_when_the_wall_clock_j
     offset = tmp_path / "faketime"
     offset.write_text("+0\n")
     node = nodes(cluster, {"checkpoint.interval": "200ms"},
-                 env=faketime_env(offset, c11_threads_over_pthread(tmp_path)))
+                 env=faketime_env(offset, c11_threads_over_pthread()))
     node.start()
     ids, values = [], {}
 

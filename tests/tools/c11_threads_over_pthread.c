@@ -1,6 +1,8 @@
-// ISO C11 threads (<threads.h>) over the pthread functions, for the
-// ThreadSanitizer pass only (scripts/tsan LD_PRELOADs it into every process
-// the tests start).
+// ISO C11 threads (<threads.h>) over the pthread functions, preloaded
+// (LD_PRELOAD) by the ThreadSanitizer pass into every process the tests start
+// (scripts/tsan) and by the clock test into the sidecar it runs under
+// libfaketime (tests/reliability/test_clock.py says why). Built by CMake as
+// build*/libtidemark_c11_threads.so, never instrumented.
 //
 // Why: librdkafka (Debian's 2.0.2 and 2.15.1 alike) creates its threads and
 // takes its locks with glibc's C11 threads: thrd_create, mtx_lock, cnd_wait...
