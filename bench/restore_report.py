@@ -5,11 +5,15 @@ from bench_page import TITLES
 
 
 def ms(v):
-    return "–" if v is None else f"{v * 1e3:,.1f}" if v < 10 else f"{v * 1e3:,.0f}"
+    if v is None:
+        return "–"
+    return f"{v * 1e3:.2f}" if v < 0.001 else f"{v * 1e3:,.1f}" if v < 10 else f"{v * 1e3:,.0f}"
 
 
 def ratio(v):
-    return "–" if v is None else f"{v:.2f}×" if v < 0.95 else f"{v:.1f}×"
+    if v is None:
+        return "–"
+    return f"{v:.3f}×" if v < 0.01 else f"{v:.2f}×" if v < 0.95 else f"{v:.1f}×"
 
 
 def num(x, unit=""):
@@ -41,13 +45,13 @@ def findings(rows, target):
              if v is not None]
     mb = big["bytes"] / 1e6
     out = [f"Against the target (≤ {target:g}×): the restore itself takes "
-           f"{min(alone):.2f}–{max(alone):.2f}× the file read (cold and warm, every size), so it "
+           f"{ratio(min(alone))}–{ratio(max(alone))} the file read (cold and warm, every size), so it "
            + ("meets" if alone and max(alone) <= target else "misses")
            + f" the target in this run. Time to ready, process start included, takes "
            f"{min(cold):.1f}–{max(cold):.1f}× the cold file read and {min(warm):.1f}–"
-           f"{max(warm):.1f}× the warm one: below about 100 MiB the process start "
-           f"({ms(big['median']['empty'])} ms with an empty store) is longer than reading the "
-           "file at all."]
+           f"{max(warm):.1f}× the warm one; where it misses, the process start alone "
+           f"({ms(big['median']['empty'])} ms with an empty store at {size_name(big['bytes'])}) "
+           "takes longer than reading the whole file."]
     back = big["inside"]["local_warm"]["readback_s"]
     if back:
         out.append(f" The state's bytes are read when asked for: reading all "
@@ -228,7 +232,7 @@ def targets(data):
         "figure": f"time to ready at {size_name(big['bytes'])}: local {ms(m['local_cold'])} ms"
                   f" cold, {ms(m['local_warm'])} ms warm{remote}",
         "baseline": f"{ms(m['file_cold'])} ms cold, {ms(m['file_warm'])} ms warm",
-        "ratio": f"restore alone {min(alone):.2f}–{max(alone):.2f}×; time to ready "
+        "ratio": f"restore alone {ratio(min(alone))}–{ratio(max(alone))}; time to ready "
                  f"{min(cold):.1f}–{max(cold):.1f}× cold, {min(warm):.1f}–{max(warm):.1f}× warm,"
                  f" process start included ({span})",
         "status": "met" if alone and max(alone) <= target else "missed"}}

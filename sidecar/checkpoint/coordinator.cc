@@ -209,7 +209,7 @@ void Coordinator::sealMarked(const std::map<PartitionId, CommittedOffset>& offse
 void Coordinator::readState(const std::string& key, View view,
                             std::function<void(StatusOr<StateEntry>)> done) {
   auto entry = book_.get(key, view);
-  if (!entry) return done(notFound("no state " + key));
+  if (!entry) return done(notFound("no state " + describeKey(key)));
   if (entry->resident()) {
     if (reads_memory_ != nullptr) reads_memory_->inc();
     return done(std::move(*entry));
@@ -224,9 +224,10 @@ void Coordinator::readState(const std::string& key, View view,
         if (!bytes.isOk()) {
           if (read_failures_ != nullptr) read_failures_->inc();
           TM_LOG(Error, "checkpoint", "cannot read state from the store")
-              .kv("key", key)
+              .kv("key", describeKey(key))
               .kv("error", bytes.status().toString());
-          return done(bytes.status().withPrefix("reading state " + key + " from the store"));
+          return done(
+              bytes.status().withPrefix("reading state " + describeKey(key) + " from the store"));
         }
         entry.data = std::make_shared<const std::string>(std::move(*bytes));
         book_.fill(key, entry.sha256, entry.data);

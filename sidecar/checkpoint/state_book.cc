@@ -36,6 +36,14 @@ std::string scopedKey(const PartitionId& p, const std::string& key) {
 
 bool isScopedKey(const std::string& internal) { return !internal.empty() && internal[0] == '#'; }
 
+std::string describeKey(const std::string& internal) {
+  auto scoped = parseScopedKey(internal);
+  if (!scoped) return internal;
+  const PartitionId& p = scoped->first;
+  return scoped->second + " of group " + p.group + ", " + p.topic + "/" +
+         std::to_string(p.partition);
+}
+
 std::optional<std::pair<PartitionId, std::string>> parseScopedKey(const std::string& internal) {
   if (!isScopedKey(internal)) return std::nullopt;
   const size_t a = internal.find('/', 1);

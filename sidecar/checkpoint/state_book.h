@@ -177,5 +177,7 @@ std::string scopedKey(const PartitionId& partition, const std::string& key);
 // The partition and key of an internal key; nullopt for instance-scoped keys.
 std::optional<std::pair<PartitionId, std::string>> parseScopedKey(const std::string& internal);
 bool isScopedKey(const std::string& internal);
+// An internal key as the API names it: the key, and the partition when scoped.
+std::string describeKey(const std::string& internal);
 
 }  // namespace tidemark::checkpoint

@@ -172,6 +172,8 @@ TEST(StateBookAssignmentTest, ShouldRoundTripScopedKeysWithAnyGroupName) {
   EXPECT_EQ(parsed->first, p);
   EXPECT_EQ(parsed->second, "a/b");
   EXPECT_FALSE(parseScopedKey("a/b"));
+  EXPECT_EQ(describeKey(scopedKey(p, "a/b")), "a/b of group orders/v1 #weird, topic.with.dots/7");
+  EXPECT_EQ(describeKey("a/b"), "a/b");
 }
 
 // Where the bytes live: a durable entry keeps them only within the cache.
