@@ -132,7 +132,7 @@ StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path, bool
   int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
-    Status s = sqliteStatus(rc, "cannot open " + path);
+    Status s = sqliteStatus(rc, "cannot open it");
     sqlite3_close(db);
     return s;
   }
@@ -141,9 +141,8 @@ StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path, bool
   // writer refuses at once (the orchestrator restarts the sidecar until it is).
   if (create && sqlite3_db_readonly(db, "main") == 1) {
     sqlite3_close(db);
-    return failedPrecondition(path +
-                              " is read-only (the file or its file system); the store "
-                              "must be writable");
+    return failedPrecondition(
+        "the file is read-only (or its file system); the store must be writable");
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
@@ -181,7 +180,8 @@ void Database::takeOverWalCheckpoints() {
 Status Database::checkpointWal() {
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-  if (rc != SQLITE_OK) return sqliteStatus(rc, path_ + ": WAL checkpoint: " + sqlite3_errmsg(db_));
+  if (rc != SQLITE_OK)
+    return sqliteStatus(rc, std::string("WAL checkpoint: ") + sqlite3_errmsg(db_));
   wal_frames_ = log - done;
   if (log > kTruncateWalFrames && done == log) {
     sqlite3_busy_timeout(db_, 0);
@@ -189,7 +189,7 @@ Status Database::checkpointWal() {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     // Busy: a reader is in the WAL (the CLI beside the sidecar); next time.
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      return sqliteStatus(rc, path_ + ": WAL truncate: " + sqlite3_errmsg(db_));
+      return sqliteStatus(rc, std::string("WAL truncate: ") + sqlite3_errmsg(db_));
     }
   }
   return Status::ok();
@@ -200,14 +200,14 @@ Status Database::exec(const std::string& sql) {
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
   std::string message = err ? err : sqlite3_errmsg(db_);
   sqlite3_free(err);
-  if (rc != SQLITE_OK) return sqliteStatus(rc, path_ + ": " + message);
+  if (rc != SQLITE_OK) return sqliteStatus(rc, message);
   return Status::ok();
 }
 
 StatusOr<Statement> Database::prepare(const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
-  if (rc != SQLITE_OK) return sqliteStatus(rc, path_ + ": " + sqlite3_errmsg(db_));
+  if (rc != SQLITE_OK) return sqliteStatus(rc, sqlite3_errmsg(db_));
   return Statement(db_, stmt);
 }
 

@@ -51,6 +51,9 @@ class Statement {
   Status bind_error_;
 };
 
+// One SQLite connection. Its errors say what failed, never which file: the
+// caller, which chose the file, names it once (the sidecar "store.path P: …",
+// the CLI "store P: …").
 class Database {
  public:
   // Opens (creating if `create`) with WAL and synchronous=FULL. With

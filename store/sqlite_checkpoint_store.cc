@@ -93,7 +93,7 @@ StatusOr<std::unique_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::open(
   TM_ASSIGN_OR_RETURN(auto db, Database::open(path, /*create=*/true));
   TM_ASSIGN_OR_RETURN(std::vector<std::string> tables, checkedTables(*db));
   TM_ASSIGN_OR_RETURN(std::string integrity, db->integrityCheck(tables));
-  if (integrity != "ok") return dataLoss(path + ": integrity check failed: " + integrity);
+  if (integrity != "ok") return dataLoss("integrity check failed: " + integrity);
   std::unique_ptr<SqliteCheckpointStore> store(
       new SqliteCheckpointStore(std::move(db), std::max<uint32_t>(retained, 1)));
   TM_RETURN_IF_ERROR(store->migrate());
@@ -119,7 +119,7 @@ Status SqliteCheckpointStore::migrate() {
   const std::string v = found ? version.columnText(0) : "";
   version.reset();
   if (v != "1" && v != "2" && v != std::to_string(kFormatVersion)) {
-    return failedPrecondition(db_->path() + ": store format version '" + v +
+    return failedPrecondition("store format version '" + v +
                               "' is not one this tidemark reads (it reads 1, 2 and 3)");
   }
   if (v == std::to_string(kFormatVersion)) return Status::ok();

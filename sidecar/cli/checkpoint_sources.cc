@@ -169,7 +169,7 @@ StatusOr<std::unique_ptr<StoreReader>> StoreReader::open(const std::string& path
   if (!db.isOk() && db.status().code() == StatusCode::kDataLoss) {
     return dataLoss("store " + path + " is corrupt or not an SQLite database");
   }
-  if (!db.isOk()) return db.status().withPrefix("store");
+  if (!db.isOk()) return db.status().withPrefix("store " + path);
   std::unique_ptr<StoreReader> reader(new StoreReader(std::move(db).value()));
   store::Database& d = *reader->db_;
   TM_RETURN_IF_ERROR(d.exec("PRAGMA query_only=ON"));
@@ -305,17 +305,17 @@ StatusOr<std::string> readTokenFile(const std::string& path) {
 
 Status checkNotInUse(const std::string& path, const std::string& verb) {
   auto db = store::Database::open(path, /*create=*/false);
-  if (!db.isOk()) return db.status().withPrefix("store");
-  TM_RETURN_IF_ERROR((*db)->exec("PRAGMA busy_timeout=0"));
-  TM_RETURN_IF_ERROR((*db)->exec("PRAGMA locking_mode=EXCLUSIVE"));
-  Status s = (*db)->exec("BEGIN EXCLUSIVE");
+  if (!db.isOk()) return db.status().withPrefix("store " + path);
+  Status s = (*db)->exec("PRAGMA busy_timeout=0");
+  if (s.isOk()) s = (*db)->exec("PRAGMA locking_mode=EXCLUSIVE");
+  if (s.isOk()) s = (*db)->exec("BEGIN EXCLUSIVE");
   if (s.code() == StatusCode::kUnavailable) {
     return failedPrecondition("store " + path +
                               " is open in another process (a running sidecar?): stop it, then " +
                               verb);
   }
-  TM_RETURN_IF_ERROR(s);
-  return (*db)->exec("ROLLBACK");
+  if (s.isOk()) s = (*db)->exec("ROLLBACK");
+  return s.withPrefix("store " + path);
 }
 
 }  // namespace tidemark::cli

@@ -25,8 +25,7 @@ namespace {
 // sidecar does not fall back to the remote by itself: the damage may be the
 // disk's, and the remote may hold an older checkpoint. Say what to do.
 Status storeError(const std::string& path, const Status& s) {
-  std::string why = s.message();
-  if (why.rfind(path + ": ", 0) == 0) why.erase(0, path.size() + 2);
+  const std::string& why = s.message();  // the store's errors never name its file
   if (s.code() != StatusCode::kDataLoss) return Status(s.code(), "store.path " + path + ": " + why);
   return dataLoss("store.path " + path + " is damaged and is never served (" + why +
                   "): move it away, and the next start restores the newest checkpoint from the "
