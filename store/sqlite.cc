@@ -180,8 +180,9 @@ void Database::takeOverWalCheckpoints() {
 Status Database::checkpointWal() {
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-  if (rc != SQLITE_OK)
+  if (rc != SQLITE_OK) {
     return sqliteStatus(rc, std::string("WAL checkpoint: ") + sqlite3_errmsg(db_));
+  }
   wal_frames_ = log - done;
   if (log > kTruncateWalFrames && done == log) {
     sqlite3_busy_timeout(db_, 0);
