@@ -176,7 +176,7 @@ def section(data, plot_rel):
     a("Peak RSS: `VmHWM` just after ready, and after reading every value back: the sidecar")
     a("keeps checkpointed state in memory only within `state.cache_bytes` (64 MiB by default).")
     a("With the remote on, the start's read of the checkpoint topic holds the blob chunks it")
-    a("reads until it is done, imported or not: about twice the state at its peak.")
+    a("reads until it is done, imported or not: a little more than the state at its peak.")
     a("")
     failures = [(r, c, e) for r in rows for c, e in r["failed"].items()]
     if failures:

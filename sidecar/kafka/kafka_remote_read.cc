@@ -31,12 +31,15 @@ struct Consumer {
 // (writer instance, blob hash, chunk index) -> chunk bytes.
 using Chunks = std::map<std::tuple<std::string, std::string, uint32_t>, std::string>;
 
+// Moves `instance`'s chunks out of `chunks` into whole blobs, each chunk
+// freed once appended, so a large state is held about once, not twice.
 // Chunks come ordered by (instance, hash, index); a blob with a chunk missing
 // does not match its hash and is left out, as if absent.
-std::map<std::string, std::string> assemble(const Chunks& chunks, const std::string& instance) {
+std::map<std::string, std::string> assemble(Chunks& chunks, const std::string& instance) {
   std::map<std::string, std::string> assembled, out;
-  for (const auto& [id, bytes] : chunks) {
-    if (std::get<0>(id) == instance) assembled[std::get<1>(id)] += bytes;
+  for (auto it = chunks.lower_bound({instance, std::string(), 0});
+       it != chunks.end() && std::get<0>(it->first) == instance; it = chunks.erase(it)) {
+    assembled[std::get<1>(it->first)] += it->second;
   }
   for (auto& [hash, blob] : assembled) {
     if (sha256(blob) == hash) out[hash] = std::move(blob);
