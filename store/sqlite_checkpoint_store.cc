@@ -333,10 +333,16 @@ StatusOr<std::vector<Manifest>> SqliteCheckpointStore::list() {
 StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {
   auto id = blob_ids_.find(hash);
   if (id == blob_ids_.end()) return notFound("no blob " + toHex(hash));
-  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT data FROM blobs WHERE id = ?"));
+  if (!read_blob_) {
+    TM_ASSIGN_OR_RETURN(Statement prepared, db_->prepare("SELECT data FROM blobs WHERE id = ?"));
+    read_blob_.emplace(std::move(prepared));
+  }
+  Statement& st = *read_blob_;
+  st.reset();
   TM_ASSIGN_OR_RETURN(bool row, st.bind(1, id->second).step());
   if (!row) return notFound("no blob " + toHex(hash));
   std::string data = st.columnBlob(0);
+  st.reset();  // ends the read: a statement left mid-step holds the WAL snapshot
   if (sha256(data) != hash) return dataLoss("blob " + toHex(hash) + " does not match its hash");
   return data;
 }

@@ -68,6 +68,8 @@ class SqliteCheckpointStore : public CheckpointStore {
 
   std::unique_ptr<Database> db_;
   std::optional<Writes> writes_;  // declared after db_: finalized before it closes
+  // Reads a blob by row: on every GET of state outside the sidecar's cache.
+  std::optional<Statement> read_blob_;  // likewise
   uint32_t retained_;
   int migrated_from_ = 0;
   bool replicating_ = false;

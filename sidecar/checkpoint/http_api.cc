@@ -156,13 +156,8 @@ void registerStateRoutes(http::HttpServer& server, Coordinator& c, const std::st
     if (auto bad = bookKeyOf(req, key)) return reply(*bad);
     auto view = viewOf(req);
     if (!view.isOk()) return reply(fromStatus(view.status()));
-    c.readState(key, *view, [reply, name = req.params.at("key")](StatusOr<StateEntry> entry) {
-      if (!entry.isOk()) {
-        if (entry.status().code() == StatusCode::kNotFound) {
-          return reply(Response::error(404, "not_found", "no state " + name));
-        }
-        return reply(fromStatus(entry.status()));
-      }
+    c.readState(key, *view, [reply](StatusOr<StateEntry> entry) {
+      if (!entry.isOk()) return reply(fromStatus(entry.status()));
       Response r = Response::json(200, *entry->data);
       r.content_type =
           entry->content_type.empty() ? "application/octet-stream" : entry->content_type;

@@ -7,6 +7,19 @@
 #include "store/checkpoint_store.h"
 
 namespace tidemark::checkpoint {
+namespace {
+
+// The entries of `m` whose key starts with `prefix`: keys sort, so they are
+// adjacent (a partition's scoped keys all start with scopedKey(id, "")).
+template <typename Map>
+auto keysWithPrefix(Map& m, const std::string& prefix) {
+  auto first = m.lower_bound(prefix);
+  auto last = first;
+  while (last != m.end() && last->first.starts_with(prefix)) ++last;
+  return std::make_pair(first, last);
+}
+
+}  // namespace
 
 Status validateKey(const std::string& key) {
   if (key.empty() || key.size() > 512) return invalidArgument("key must be 1-512 bytes");
@@ -111,7 +124,7 @@ Status StateBook::put(const std::string& key, std::string data, std::string cont
 
 Status StateBook::remove(const std::string& key, const std::optional<std::string>& if_match) {
   TM_RETURN_IF_ERROR(checkMatch(key, if_match));
-  if (!current(key)) return notFound("no state " + key);
+  if (!current(key)) return notFound("no state " + describeKey(key));
   if (seal_immediately_) {
     eraseSealed(key);
     ++sealed_.seal;
@@ -122,25 +135,20 @@ Status StateBook::remove(const std::string& key, const std::optional<std::string
 }
 
 std::optional<StateEntry> StateBook::get(const std::string& key, View view) {
-  if (view == View::kStaged) {
-    if (auto it = staged_.find(key); it != staged_.end()) return it->second;
-  }
+  touch(key);
+  if (view == View::kStaged) return current(key);
   auto it = sealed_.state.find(key);
   if (it == sealed_.state.end()) return std::nullopt;
-  touch(key);
   return it->second;
 }
 
 std::vector<std::pair<std::string, StateEntry>> StateBook::list(const std::string& prefix,
                                                                 View view) const {
-  std::map<std::string, StateEntry> merged;
-  for (auto it = sealed_.state.lower_bound(prefix);
-       it != sealed_.state.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    merged.insert(*it);
-  }
+  auto [first, last] = keysWithPrefix(sealed_.state, prefix);
+  std::map<std::string, StateEntry> merged(first, last);
   if (view == View::kStaged) {
-    for (auto it = staged_.lower_bound(prefix);
-         it != staged_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    auto [from, to] = keysWithPrefix(staged_, prefix);
+    for (auto it = from; it != to; ++it) {
       if (it->second) {
         merged[it->first] = *it->second;
       } else {
@@ -190,21 +198,14 @@ int32_t StateBook::generation(const std::string& group) const {
   return it == generations_.end() ? -1 : it->second;
 }
 
-namespace {
-bool ofPartition(const std::string& key, const PartitionId& id) {
-  auto scoped = parseScopedKey(key);
-  return scoped && scoped->first == id;
-}
-}  // namespace
-
 void StateBook::adopt(const PartitionId& id, std::optional<CommittedOffset> offset,
                       std::map<std::string, StateEntry> state) {
-  std::vector<std::string> theirs;
-  for (const auto& [key, entry] : sealed_.state) {
-    if (ofPartition(key, id)) theirs.push_back(key);
+  const std::string prefix = scopedKey(id, "");
+  for (auto [it, last] = keysWithPrefix(sealed_.state, prefix); it != last;) {
+    const std::string key = (it++)->first;  // erasing it leaves `it` and `last` valid
+    eraseSealed(key);
   }
-  for (const auto& key : theirs) eraseSealed(key);
-  std::erase_if(staged_, [&](const auto& e) { return ofPartition(e.first, id); });
+  dropStaged(id);
   if (offset) {
     sealed_.offsets[id] = *offset;
   } else {
@@ -215,14 +216,14 @@ void StateBook::adopt(const PartitionId& id, std::optional<CommittedOffset> offs
 }
 
 void StateBook::dropStaged(const PartitionId& id) {
-  std::erase_if(staged_, [&](const auto& e) { return ofPartition(e.first, id); });
+  auto [first, last] = keysWithPrefix(staged_, scopedKey(id, ""));
+  staged_.erase(first, last);
 }
 
 bool StateBook::holds(const PartitionId& id) const {
   if (sealed_.offsets.count(id)) return true;
-  const std::string prefix = scopedKey(id, "");
-  auto it = sealed_.state.lower_bound(prefix);
-  return it != sealed_.state.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+  auto [first, last] = keysWithPrefix(sealed_.state, scopedKey(id, ""));
+  return first != last;
 }
 
 void StateBook::restore(SealedView view) {

@@ -25,9 +25,9 @@ namespace {
 // sidecar does not fall back to the remote by itself: the damage may be the
 // disk's, and the remote may hold an older checkpoint. Say what to do.
 Status storeError(const std::string& path, const Status& s) {
-  const std::string& why = s.message();  // the store's errors never name its file
-  if (s.code() != StatusCode::kDataLoss) return Status(s.code(), "store.path " + path + ": " + why);
-  return dataLoss("store.path " + path + " is damaged and is never served (" + why +
+  // The store's errors never name its file: the config key and path go first.
+  if (s.code() != StatusCode::kDataLoss) return s.withPrefix("store.path " + path);
+  return dataLoss("store.path " + path + " is damaged and is never served (" + s.message() +
                   "): move it away, and the next start restores the newest checkpoint from the "
                   "remote, or starts empty without one");
 }
