@@ -34,6 +34,12 @@ def rest(r, case):
     return m[case] - i["restore_s"] - m["empty"]
 
 
+def restore_alone(rows):
+    """The restore-alone ratios (cold and warm) of every measured size."""
+    return [v for r in rows for v in (r["ratio"]["restore_cold"], r["ratio"]["restore_warm"])
+            if v is not None]
+
+
 def findings(rows, target):
     """The results against the target, in words, from this run's figures."""
     ok = [r for r in rows if r["ratio"]["local_warm"] is not None]
@@ -42,8 +48,7 @@ def findings(rows, target):
     big = ok[-1]
     warm = [r["ratio"]["local_warm"] for r in ok]
     cold = [r["ratio"]["local_cold"] for r in ok]
-    alone = [v for r in ok for v in (r["ratio"]["restore_cold"], r["ratio"]["restore_warm"])
-             if v is not None]
+    alone = restore_alone(ok)
     mb = big["bytes"] / 1e6
     out = [f"Against the target (≤ {target:g}×): the restore itself takes "
            f"{ratio(min(alone))}–{ratio(max(alone))} the file read (cold and warm, every size), so it "
@@ -226,8 +231,7 @@ def targets(data):
     big, m = ok[-1], ok[-1]["median"]
     cold = [r["ratio"]["local_cold"] for r in ok]
     warm = [r["ratio"]["local_warm"] for r in ok]
-    alone = [v for r in ok for v in (r["ratio"]["restore_cold"], r["ratio"]["restore_warm"])
-             if v is not None]
+    alone = restore_alone(ok)
     remote = "" if m["remote"] is None else f"; from the remote (empty disk) {ms(m['remote'])} ms"
     span = f"{size_name(ok[0]['bytes'])}…{size_name(big['bytes'])}"
     return {"restore": {
