@@ -66,6 +66,9 @@ def perf(folder, *args, timeout=600):
     if out.returncode != 0:
         raise RuntimeError(f"{shlex.join(map(str, out.args))} failed ({out.returncode}): "
                            f"{out.stderr.strip()}")
+    for line in out.stderr.splitlines():
+        if "teardown:" in line:  # librdkafka's, after the result (bench/rdkafka_perf.cc)
+            log(line)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -1,6 +1,8 @@
 // tidemark-rdkafka-perf: a small librdkafka load generator for the proxy
 // benchmark (bench/proxy_bench.py). Each mode prints one JSON line on stdout;
-// diagnostics go to stderr. Exit code 0 ok, 1 failure, 2 usage.
+// diagnostics go to stderr. Exit code 0 ok, 1 failure, 2 usage. The JSON line
+// is printed before librdkafka's teardown; a teardown that fails after it is
+// reported on stderr and does not fail the run (see destroyAfterMeasurement).
 //
 //   produce --bootstrap B --topic T --count N --size S [--acks 1|all|0]
 //   consume --bootstrap B --topic T --count N [--progress MS]
@@ -11,7 +13,8 @@
 //   the clock runs from the first produce() to the last delivery report.
 // consume: assigns every partition from the beginning (no group) and counts
 //   messages until N; the clock runs from the first message to the Nth.
-//   Fails if every partition reaches its end before N. Also reports how long it
+//   Fails if every partition reaches its end before N, or if no message comes
+//   for 60 s. Also reports how long it
 //   waited with an empty queue after the first message (starved_s), and the
 //   waits of 100 ms or more among those (stalls, stalled_s).
 // latency: one small request at a time after a warm-up; `offsets` is a
@@ -23,11 +26,13 @@
 
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +40,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -122,6 +128,39 @@ struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
 };
 using Kafka = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+constexpr int kTeardownLimitSeconds = 20;
+constexpr int kNoProgressSeconds = 60;
+
+void teardownAborted(int) {
+  static const char kNote[] =
+      "tidemark-rdkafka-perf: teardown: librdkafka aborted while closing, after the "
+      "measurement (see its message above); the result stands\n";
+  (void)!write(STDERR_FILENO, kNote, sizeof kNote - 1);
+  _exit(0);
+}
+
+// Closes and destroys the client once the result line is out. librdkafka
+// 2.0.2's teardown is not always clean: under a stream of short-lived
+// consumers it has tripped an assertion in rd_kafka_broker_destroy_final, and
+// in CI once never returned (no connection left, the process still alive 300 s
+// later). Neither says anything about what was measured, which is already on
+// stdout, so either is reported on stderr and the run still succeeds; a hang
+// is cut off after kTeardownLimitSeconds.
+void destroyAfterMeasurement(Kafka rk) {
+  std::fflush(stdout);
+  std::signal(SIGABRT, teardownAborted);
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(kTeardownLimitSeconds));
+    std::fprintf(stderr,
+                 "tidemark-rdkafka-perf: teardown: librdkafka did not finish closing within "
+                 "%d s of the measurement; exiting without it, the result stands\n",
+                 kTeardownLimitSeconds);
+    _exit(0);
+  }).detach();
+  if (rd_kafka_type(rk.get()) == RD_KAFKA_CONSUMER) rd_kafka_consumer_close(rk.get());
+  rk.reset();
+}
 
 // Applies the --set overrides last, so they win over the tool's own settings.
 Kafka create(rd_kafka_type_t type, rd_kafka_conf_t* conf, const Options& o) {
@@ -233,6 +272,7 @@ int produce(const Options& o) {
   printThroughput("produce", count, count * size, seconds, cpu,
                   ", \"size\": " + std::to_string(size) + ", \"partitions\": " +
                       std::to_string(partitions) + ", \"acks\": \"" + acks + "\"");
+  destroyAfterMeasurement(std::move(rk));
   return 0;
 }
 
@@ -272,6 +312,8 @@ int consume(const Options& o) {
   double cpu0 = 0, starved = 0, stalled = 0;
   int stalls = 0;
   auto next_progress = start;
+  int64_t progress_mark = 0;
+  auto progress_at = start;
   while (received < count) {
     if (progress_ms > 0 && Clock::now() >= next_progress) {
       std::fprintf(stderr, "progress %.3f s %" PRId64 " messages\n", secondsSince(start), received);
@@ -295,7 +337,15 @@ int consume(const Options& o) {
       }
     }
     if (!msg) {
-      if (secondsSince(start) > 300) fail("consume: no progress for too long");
+      // Stalled: nothing new since the last empty poll that saw progress. Well
+      // inside the smoke benchmarks' 300 s ctest limit, so the failure is seen.
+      if (received != progress_mark) {
+        progress_mark = received;
+        progress_at = Clock::now();
+      } else if (secondsSince(progress_at) > kNoProgressSeconds) {
+        fail("consume: no message for " + std::to_string(kNoProgressSeconds) + " s after " +
+             std::to_string(received) + " of " + std::to_string(count));
+      }
       continue;
     }
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -320,12 +370,12 @@ int consume(const Options& o) {
   }
   const double seconds = secondsSince(first);
   const double cpu = processCpuSeconds() - cpu0;
-  rd_kafka_consumer_close(rk.get());
   printThroughput("consume", received, bytes, seconds, cpu,
                   ", \"partitions\": " + std::to_string(partitions) +
                       ", \"startup_s\": " + std::to_string(secondsSince(start) - seconds) +
                       ", \"starved_s\": " + std::to_string(starved) + ", \"stalled_s\": " +
                       std::to_string(stalled) + ", \"stalls\": " + std::to_string(stalls));
+  destroyAfterMeasurement(std::move(rk));
   return 0;
 }
 
@@ -380,6 +430,7 @@ int latency(const Options& o) {
               ", \"seconds\": %.6f, \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, "
               "\"max_us\": %.1f, \"mean_us\": %.1f, \"client_cpu_s\": %.3f}\n",
               request.c_str(), iterations, seconds, l.p50, l.p90, l.p99, l.max, l.mean, cpu);
+  destroyAfterMeasurement(std::move(rk));
   return 0;
 }
 
