@@ -441,8 +441,10 @@ def section(data, plot_rel):
     a("them and 64 partition offsets, and prunes the oldest retained checkpoint, deleting the")
     a("blobs only it held (as many as one checkpoint changes: hence one store per fraction).")
     a("Unchanged blobs are not written again (content addressed); every key still costs a")
-    a("lookup, a reference row and its manifest entry. Bytes written as above: WAL frames")
-    a("(whole pages) plus SQLite's copies of them into the database.")
+    a("lookup and its entry in the manifest, which lists every key in every checkpoint, so")
+    a("a checkpoint costs a term per key (the 0% row) plus one per changed byte. Bytes")
+    a("written as above: WAL frames (whole pages) plus SQLite's copies of them into the")
+    a("database.")
     a("")
     for r in results["changed"]:
         a(f"**{r['state_bytes'] / MIB:.0f} MiB in {r['blobs']:,} blobs of "

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace tidemark::store {
@@ -154,15 +156,18 @@ Status SqliteCheckpointStore::loadReferences() {
   while (true) {
     TM_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    blob_ids_[st.columnBlob(1)] = st.columnInt(0);
+    blobs_[st.columnBlob(1)].row = st.columnInt(0);
   }
   return Status::ok();
 }
 
 void SqliteCheckpointStore::track(uint64_t id, const Manifest& m) {
-  auto& hashes = refs_[id];
-  for (const auto& s : m.state()) hashes.insert(s.sha256());
-  for (const auto& h : hashes) ++ref_count_[h];
+  std::vector<BlobEntry*>& entries = refs_[id];
+  entries.reserve(static_cast<size_t>(m.state_size()));
+  for (const auto& s : m.state()) entries.push_back(&*blobs_.try_emplace(s.sha256()).first);
+  std::sort(entries.begin(), entries.end());  // a blob shared by keys counts once
+  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  for (BlobEntry* e : entries) ++e->second.references;
 }
 
 // The statements every commit runs, prepared once (preparing them per
@@ -199,12 +204,15 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
   TM_RETURN_IF_ERROR(prepareWrites());
   TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
   Statement& put = writes_->put_blob;
-  std::set<std::string> written;
-  std::vector<std::pair<std::string, int64_t>> new_ids;  // known once committed
+  std::unordered_set<std::string_view> written;
+  std::vector<std::pair<std::string_view, int64_t>> new_rows;  // known once committed
   CommitStats stats;
   for (const auto& state : manifest.state()) {
     const std::string& hash = state.sha256();
-    if (ref_count_.count(hash) > 0 || !written.insert(hash).second) {  // stored once
+    auto known = blobs_.find(hash);
+    const bool stored =
+        known != blobs_.end() && (known->second.references > 0 || known->second.row != 0);
+    if (stored || !written.insert(hash).second) {  // stored once
       stats.bytes_deduplicated += state.size();
       continue;
     }
@@ -214,7 +222,7 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
     put.reset();
     TM_RETURN_IF_ERROR(
         put.bindBlob(1, hash).bind(2, static_cast<int64_t>(data->size())).bindBlob(3, *data).run());
-    new_ids.emplace_back(hash, db_->lastInsertRowid());
+    new_rows.emplace_back(hash, db_->lastInsertRowid());
   }
   Statement& cp = writes_->put_checkpoint;
   cp.reset();
@@ -230,7 +238,7 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
   }
   TM_RETURN_IF_ERROR(tx.commit());
   last_commit_ = stats;
-  for (auto& [hash, row] : new_ids) blob_ids_[hash] = row;
+  for (const auto& [hash, row] : new_rows) blobs_[std::string(hash)].row = row;
   track(id, manifest);
   return Status::ok();
 }
@@ -257,9 +265,9 @@ Status SqliteCheckpointStore::prune() {
   for (auto it = refs_.begin(); refs_.size() - dropped.size() > retained_; ++it) {
     dropped.push_back(it->first);
   }
-  std::map<std::string, int64_t> delta;  // reference count changes
+  std::unordered_map<BlobEntry*, int64_t> dropped_refs;
   for (uint64_t id : dropped) {
-    for (const auto& h : refs_.at(id)) --delta[h];
+    for (BlobEntry* e : refs_.at(id)) ++dropped_refs[e];
   }
   TM_RETURN_IF_ERROR(db_->exec("PRAGMA synchronous=NORMAL"));
   Status s = [&]() -> Status {
@@ -273,12 +281,10 @@ Status SqliteCheckpointStore::prune() {
       TM_RETURN_IF_ERROR(dequeue.bind(1, static_cast<int64_t>(id)).run());
     }
     Statement& gc = writes_->drop_blob;
-    for (const auto& [hash, change] : delta) {
-      if (ref_count_.at(hash) + change > 0) continue;
-      auto row = blob_ids_.find(hash);
-      if (row == blob_ids_.end()) continue;  // never stored (an empty manifest entry's)
+    for (const auto& [e, n] : dropped_refs) {
+      if (e->second.references > n || e->second.row == 0) continue;  // still held, or never stored
       gc.reset();
-      TM_RETURN_IF_ERROR(gc.bind(1, row->second).run());
+      TM_RETURN_IF_ERROR(gc.bind(1, e->second.row).run());
     }
     return tx.commit();
   }();
@@ -286,14 +292,10 @@ Status SqliteCheckpointStore::prune() {
   TM_RETURN_IF_ERROR(s);
   // Every later commit must fsync: refuse to go on without it.
   if (!restored.isOk()) return restored.withPrefix("restoring synchronous=FULL");
-  for (uint64_t id : dropped) {
-    for (const auto& h : refs_[id]) {
-      if (--ref_count_[h] == 0) {
-        ref_count_.erase(h);
-        blob_ids_.erase(h);
-      }
-    }
-    refs_.erase(id);
+  for (uint64_t id : dropped) refs_.erase(id);
+  for (const auto& [e, n] : dropped_refs) {
+    e->second.references -= n;
+    if (e->second.references == 0) blobs_.erase(blobs_.find(e->first));
   }
   return Status::ok();
 }
@@ -331,15 +333,15 @@ StatusOr<std::vector<Manifest>> SqliteCheckpointStore::list() {
 }
 
 StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {
-  auto id = blob_ids_.find(hash);
-  if (id == blob_ids_.end()) return notFound("no blob " + toHex(hash));
+  auto blob = blobs_.find(hash);
+  if (blob == blobs_.end() || blob->second.row == 0) return notFound("no blob " + toHex(hash));
   if (!read_blob_) {
     TM_ASSIGN_OR_RETURN(Statement prepared, db_->prepare("SELECT data FROM blobs WHERE id = ?"));
     read_blob_.emplace(std::move(prepared));
   }
   Statement& st = *read_blob_;
   st.reset();
-  TM_ASSIGN_OR_RETURN(bool row, st.bind(1, id->second).step());
+  TM_ASSIGN_OR_RETURN(bool row, st.bind(1, blob->second.row).step());
   if (!row) return notFound("no blob " + toHex(hash));
   std::string data = st.columnBlob(0);
   st.reset();  // ends the read: a statement left mid-step holds the WAL snapshot
@@ -348,7 +350,8 @@ StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {
 }
 
 StatusOr<bool> SqliteCheckpointStore::hasBlob(const std::string& hash) {
-  return blob_ids_.count(hash) > 0;
+  auto blob = blobs_.find(hash);
+  return blob != blobs_.end() && blob->second.row != 0;
 }
 
 StatusOr<uint64_t> SqliteCheckpointStore::nextId(int64_t now_ms) {

@@ -128,6 +128,28 @@ TEST_F(StoreTest, ShouldKeepTheRetainedCheckpointsAndCollectUnreferencedBlobsWhe
   EXPECT_TRUE(store->get(3)->has_value());
 }
 
+TEST_F(StoreTest, ShouldCollectABlobSharedByKeysOnlyWhenNoRetainedCheckpointReferencesIt) {
+  {
+    auto store = open(/*retained=*/1);
+    Built one = build(1, {{"a", "shared"}}, 1);
+    ASSERT_TRUE(store->commit(one.manifest, one.source()).isOk());
+    Built two = build(2, {{"a", "shared"}, {"b", "shared"}}, 2);  // two keys, one blob
+    ASSERT_TRUE(store->commit(two.manifest, two.source()).isOk());
+    ASSERT_TRUE(store->compact().isOk());
+    EXPECT_TRUE(*store->hasBlob(sha256("shared")));  // checkpoint 2 still holds it
+  }
+  auto store = open(/*retained=*/1);  // counted again from the manifests
+  EXPECT_EQ(*store->readBlob(sha256("shared")), "shared");
+  Built three = build(3, {{"c", "other"}}, 3);
+  ASSERT_TRUE(store->commit(three.manifest, three.source()).isOk());
+  ASSERT_TRUE(store->compact().isOk());
+  EXPECT_FALSE(*store->hasBlob(sha256("shared")));
+  EXPECT_TRUE(*store->hasBlob(sha256("other")));
+  Built four = build(4, {{"a", "shared"}}, 4);  // back again: stored anew
+  ASSERT_TRUE(store->commit(four.manifest, four.source()).isOk());
+  EXPECT_EQ(four.asked, 1);
+  EXPECT_EQ(*store->readBlob(sha256("shared")), "shared");
+}
 TEST_F(StoreTest, ShouldLeaveRetentionToPruneAndCatchUpOnEverythingMissed) {
   auto store = open(/*retained=*/2);
   for (uint64_t id = 1; id <= 4; ++id) {
