@@ -158,6 +158,12 @@ Status SqliteCheckpointStore::loadReferences() {
     if (!row) break;
     blobs_[st.columnBlob(1)].row = st.columnInt(0);
   }
+  TM_ASSIGN_OR_RETURN(Statement remote, db_->prepare("SELECT sha256, size FROM remote_blobs"));
+  while (true) {
+    TM_ASSIGN_OR_RETURN(bool row, remote.step());
+    if (!row) break;
+    remote_[remote.columnBlob(0)] = static_cast<uint64_t>(remote.columnInt(1));
+  }
   return Status::ok();
 }
 
@@ -377,43 +383,44 @@ StatusOr<int64_t> SqliteCheckpointStore::outboxDepth() {
 }
 
 StatusOr<std::vector<std::string>> SqliteCheckpointStore::blobsNotOnRemote(const Manifest& m) {
-  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT 1 FROM remote_blobs WHERE sha256 = ?"));
-  std::set<std::string> seen;
+  std::unordered_set<std::string_view> seen;
   std::vector<std::string> out;
   for (const auto& ref : m.state()) {
     if (ref.size() == 0 || !seen.insert(ref.sha256()).second) continue;  // empty: no chunks
-    st.reset();
-    TM_ASSIGN_OR_RETURN(bool there, st.bindBlob(1, ref.sha256()).step());
-    if (!there) out.push_back(ref.sha256());
+    if (remote_.find(std::string_view(ref.sha256())) == remote_.end()) out.push_back(ref.sha256());
   }
   return out;
 }
 
+// One transaction: the outbox up to m, the blobs the remote now holds that it
+// did not, and out of the view those neither m nor a pinned partition record
+// references (returned: the caller deletes them from the remote). An
+// unchanged checkpoint writes only its outbox row.
 StatusOr<std::map<std::string, uint64_t>> SqliteCheckpointStore::markReplicated(
     const Manifest& m, const std::map<std::string, uint64_t>& pinned) {
-  std::map<std::string, uint64_t> referenced = pinned;
+  std::unordered_map<std::string_view, uint64_t> referenced;  // views into m and pinned
+  referenced.reserve(pinned.size() + static_cast<size_t>(m.state_size()));
+  for (const auto& [hash, size] : pinned) referenced.emplace(hash, size);
   for (const auto& ref : m.state()) {
     if (ref.size() > 0) referenced[ref.sha256()] = ref.size();
   }
   std::map<std::string, uint64_t> unreferenced;
+  for (const auto& [hash, size] : remote_) {
+    if (!referenced.count(hash)) unreferenced.emplace(hash, size);
+  }
+  std::vector<std::pair<std::string_view, uint64_t>> added;
+  for (const auto& [hash, size] : referenced) {
+    if (remote_.find(hash) == remote_.end()) added.emplace_back(hash, size);
+  }
   TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
   TM_ASSIGN_OR_RETURN(Statement dequeue,
                       db_->prepare("DELETE FROM remote_outbox WHERE checkpoint_id <= ?"));
   TM_RETURN_IF_ERROR(dequeue.bind(1, static_cast<int64_t>(m.id())).run());
   TM_ASSIGN_OR_RETURN(Statement add, db_->prepare("INSERT OR IGNORE INTO remote_blobs(sha256, "
                                                   "size) VALUES(?, ?)"));
-  for (const auto& [hash, size] : referenced) {
+  for (const auto& [hash, size] : added) {
     add.reset();
     TM_RETURN_IF_ERROR(add.bindBlob(1, hash).bind(2, static_cast<int64_t>(size)).run());
-  }
-  {
-    TM_ASSIGN_OR_RETURN(Statement all, db_->prepare("SELECT sha256, size FROM remote_blobs"));
-    while (true) {
-      TM_ASSIGN_OR_RETURN(bool row, all.step());
-      if (!row) break;
-      std::string hash = all.columnBlob(0);
-      if (!referenced.count(hash)) unreferenced[hash] = static_cast<uint64_t>(all.columnInt(1));
-    }
   }
   TM_ASSIGN_OR_RETURN(Statement drop, db_->prepare("DELETE FROM remote_blobs WHERE sha256 = ?"));
   for (const auto& [hash, size] : unreferenced) {
@@ -421,6 +428,8 @@ StatusOr<std::map<std::string, uint64_t>> SqliteCheckpointStore::markReplicated(
     TM_RETURN_IF_ERROR(drop.bindBlob(1, hash).run());
   }
   TM_RETURN_IF_ERROR(tx.commit());
+  for (const auto& [hash, size] : added) remote_.emplace(std::string(hash), size);
+  for (const auto& [hash, size] : unreferenced) remote_.erase(remote_.find(std::string_view(hash)));
   return unreferenced;
 }
 
@@ -443,7 +452,10 @@ Status SqliteCheckpointStore::syncRemoteView(const std::map<std::string, uint64_
                                                   "checkpoint_id) VALUES(?)"));
     TM_RETURN_IF_ERROR(q.bind(1, static_cast<int64_t>(local->id())).run());
   }
-  return tx.commit();
+  TM_RETURN_IF_ERROR(tx.commit());
+  remote_.clear();
+  remote_.insert(remote_blobs.begin(), remote_blobs.end());
+  return Status::ok();
 }
 
 }  // namespace tidemark::store

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -88,6 +89,14 @@ class SqliteCheckpointStore : public CheckpointStore {
   Blobs blobs_;
   // Retained checkpoint id -> the distinct blobs its manifest references.
   std::map<uint64_t, std::vector<BlobEntry*>> refs_;
+  // The remote_blobs table (hash -> size), mirrored: every upload asks which
+  // of a manifest's blobs the remote lacks and records what it now holds, and
+  // answering that from SQLite cost a statement per key per upload.
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint64_t, TextHash, std::equal_to<>> remote_;
 };
 
 }  // namespace tidemark::store
