@@ -76,6 +76,11 @@ class RemoteBackend {
   // Ask on the thread that calls upload(), right after it: a later call
   // there (forgetPartitions) changes it.
   virtual uint64_t lastUploadBytes() const = 0;
+  // Blobs the last upload() wrote to hold a record rather than state (a
+  // manifest too large for one record), hash -> size: the remote's manifest
+  // needs them until the next upload replaces it, so the caller keeps them
+  // among the blobs it never deletes.
+  virtual std::map<std::string, uint64_t> lastRecordBlobs() const = 0;
 };
 
 }  // namespace tidemark::store

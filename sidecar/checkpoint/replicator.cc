@@ -32,6 +32,7 @@ struct Replicator::Pending {
   // Bytes the upload sent: read on the remote thread right after it, since
   // a job queued behind it there (forgetting records) sends more.
   uint64_t sent_bytes = 0;
+  std::map<std::string, uint64_t> record_blobs;  // likewise
 };
 
 namespace {
@@ -143,6 +144,7 @@ std::vector<store::PartitionCheckpoint> Replicator::recordsToUpload(
 std::map<std::string, uint64_t> Replicator::pinnedBlobs() const {
   std::map<std::string, uint64_t> out;
   for (const auto& [p, blobs] : pins_) out.insert(blobs.begin(), blobs.end());
+  out.insert(record_blobs_.begin(), record_blobs_.end());
   return out;
 }
 
@@ -246,6 +248,7 @@ void Replicator::kick() {
                   },
                   p->partitions);
               p->sent_bytes = backend_->lastUploadBytes();
+              p->record_blobs = backend_->lastRecordBlobs();
               return std::make_pair(s, seconds(std::chrono::steady_clock::now() - t0));
             },
             [this, p](std::pair<Status, double> r) { uploaded(p, r.first, r.second); });
@@ -269,6 +272,7 @@ void Replicator::uploaded(std::shared_ptr<Pending> p, Status s, double secs) {
   for (const auto& record : p->partitions) {
     pins_[store::groupPartition(record.partition())] = blobsOf(record);
   }
+  record_blobs_ = p->record_blobs;
   store_->submit<StatusOr<std::map<std::string, uint64_t>>>(
       [m, pinned = pinnedBlobs()](store::CheckpointStore& store) {
         return store.markReplicated(m, pinned);

@@ -85,6 +85,8 @@ class Replicator {
   std::map<std::string, int32_t> fenced_;  // group -> generation fenced up to
   // Blobs (hash -> size) our newest record of each partition references.
   std::map<store::GroupPartition, std::map<std::string, uint64_t>> pins_;
+  // Blobs the remote's manifest record itself needs (a large manifest's).
+  std::map<std::string, uint64_t> record_blobs_;
   StoreWorker* store_ = nullptr;
   std::unique_ptr<event::WorkerThread> remote_thread_;
   std::unique_ptr<event::Timer> retry_;

@@ -15,6 +15,11 @@ Status kafkaError(const std::string& what, rd_kafka_resp_err_t err) {
   return unavailable(what + ": " + rd_kafka_err2name(err) + " (" + rd_kafka_err2str(err) + ")");
 }
 
+// The producer takes records up to chunk_bytes + kRecordHeadroom (its
+// message.max.bytes); a record value is kept kKeyAndFraming below that.
+constexpr uint64_t kRecordHeadroom = 64 * 1024;
+constexpr uint64_t kKeyAndFraming = 1024;
+
 uint32_t chunksOf(uint64_t size, uint32_t chunk_bytes) {
   return static_cast<uint32_t>((size + chunk_bytes - 1) / chunk_bytes);
 }
@@ -38,7 +43,7 @@ StatusOr<std::unique_ptr<KafkaRemoteBackend>> KafkaRemoteBackend::create(
                  {{"client.id", "tidemark-checkpoints"},
                   {"enable.idempotence", "true"},  // acks=all, no duplicates or reordering
                   {"linger.ms", "2"},
-                  {"message.max.bytes", std::to_string(b->options_.chunk_bytes + 64 * 1024)},
+                  {"message.max.bytes", std::to_string(b->options_.chunk_bytes + kRecordHeadroom)},
                   {"message.timeout.ms", std::to_string(ms(b->options_.timeout))}}));
   rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     auto* batch = static_cast<Batch*>(m->_private);
@@ -193,28 +198,62 @@ Status KafkaRemoteBackend::await(Batch& batch) {
   return Status::ok();
 }
 
+Status KafkaRemoteBackend::sendBlob(Batch& batch, const std::string& hash, std::string_view data) {
+  const uint32_t chunks = chunksOf(data.size(), options_.chunk_bytes);
+  for (uint32_t i = 0; i < chunks; ++i) {
+    const std::string chunk(
+        data.substr(static_cast<size_t>(i) * options_.chunk_bytes, options_.chunk_bytes));
+    TM_RETURN_IF_ERROR(send(batch, blobChunkKey(hash, i), &chunk));
+  }
+  return Status::ok();
+}
+
+// A record larger than the producer's limit (chunk_bytes + 64 KiB) would be
+// refused for good (MSG_SIZE_TOO_LARGE): a manifest lists every state key, so
+// past about ten thousand keys it travels as a blob, and the record says which.
+StatusOr<std::string> KafkaRemoteBackend::manifestRecord(Batch& batch,
+                                                         const store::Manifest& manifest) {
+  store::v1::RemoteManifest record;
+  record.set_chunk_bytes(options_.chunk_bytes);
+  record.set_format_version(kRecordVersion);
+  *record.mutable_manifest() = manifest;
+  if (record.ByteSizeLong() <= options_.chunk_bytes) return record.SerializeAsString();
+  record.clear_manifest();
+  record.set_format_version(kManifestByReference);
+  const std::string encoded = manifest.SerializeAsString();
+  const std::string hash = sha256(encoded);
+  TM_RETURN_IF_ERROR(sendBlob(batch, hash, encoded));
+  record.mutable_manifest_blob()->set_sha256(hash);
+  record.mutable_manifest_blob()->set_size(encoded.size());
+  record_blobs_[hash] = encoded.size();
+  return record.SerializeAsString();
+}
+
 Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
                                   const std::vector<std::string>& blobs_to_send,
                                   const store::BlobSource& blobs,
                                   const std::vector<store::PartitionCheckpoint>& partitions) {
   ensureTopic();
   last_upload_bytes_ = 0;
+  record_blobs_.clear();
+  std::string manifest_value;
   {
     Batch batch;
     for (const std::string& hash : blobs_to_send) {
       auto data = blobs(hash);
       if (!data) return internalError("no data for blob " + toHex(hash));
-      const uint32_t chunks = chunksOf(data->size(), options_.chunk_bytes);
-      for (uint32_t i = 0; i < chunks; ++i) {
-        const std::string chunk(
-            data->substr(static_cast<size_t>(i) * options_.chunk_bytes, options_.chunk_bytes));
-        Status s = send(batch, blobChunkKey(hash, i), &chunk);
-        if (!s.isOk()) {
-          (void)await(batch);
-          return s;
-        }
+      Status s = sendBlob(batch, hash, *data);
+      if (!s.isOk()) {
+        (void)await(batch);
+        return s;
       }
     }
+    auto record = manifestRecord(batch, manifest);
+    if (!record.isOk()) {
+      (void)await(batch);
+      return record.status();
+    }
+    manifest_value = std::move(*record);
     // The manifest goes only once every blob it needs is acknowledged.
     TM_RETURN_IF_ERROR(await(batch));
   }
@@ -231,6 +270,15 @@ Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
     auto it = sent_partitions_.find(id);
     if (it != sent_partitions_.end() && it->second == fingerprint) continue;
     const std::string value = p.SerializeAsString();
+    if (value.size() > options_.chunk_bytes + kRecordHeadroom - kKeyAndFraming) {
+      (void)await(batch);
+      return failedPrecondition(
+          "the checkpoint of partition " + id.group + "/" + id.topic + "/" +
+          std::to_string(id.partition) + " lists " + std::to_string(p.state_size()) +
+          " state keys, a record of " + std::to_string(value.size()) +
+          " bytes: more than one record takes (remote.kafka.chunk_bytes + 64 KiB); partition "
+          "records are not yet split (docs/store-format.md)");
+    }
     Status s = send(batch, partitionKey(id), &value);
     if (!s.isOk()) {
       (void)await(batch);
@@ -238,12 +286,7 @@ Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
     }
     sending[id] = std::move(fingerprint);
   }
-  store::v1::RemoteManifest record;
-  record.set_format_version(kRecordVersion);
-  *record.mutable_manifest() = manifest;
-  record.set_chunk_bytes(options_.chunk_bytes);
-  const std::string value = record.SerializeAsString();
-  TM_RETURN_IF_ERROR(send(batch, manifestKey(), &value));
+  TM_RETURN_IF_ERROR(send(batch, manifestKey(), &manifest_value));
   TM_RETURN_IF_ERROR(await(batch));
   for (auto& [id, fingerprint] : sending) sent_partitions_[id] = std::move(fingerprint);
   return Status::ok();

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "protocol/store/remote.pb.h"
 #include "sidecar/kafka/client_config.h"
@@ -37,8 +38,10 @@ struct KafkaRemoteOptions {
 class KafkaRemoteBackend : public store::RemoteBackend {
  public:
   // The record format (RemoteKey and RemoteManifest format_version) written
-  // and read.
+  // and read; a manifest larger than one record is written in format 2, by
+  // reference to a blob holding it.
   static constexpr uint32_t kRecordVersion = 1;
+  static constexpr uint32_t kManifestByReference = 2;
 
   static StatusOr<std::unique_ptr<KafkaRemoteBackend>> create(KafkaRemoteOptions options);
   ~KafkaRemoteBackend() override;
@@ -52,6 +55,7 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   StatusOr<std::map<store::GroupPartition, store::PartitionSnapshot>> readPartitions(
       const std::set<store::GroupPartition>& wanted) override;
   uint64_t lastUploadBytes() const override { return last_upload_bytes_; }
+  std::map<std::string, uint64_t> lastRecordBlobs() const override { return record_blobs_; }
 
  private:
   explicit KafkaRemoteBackend(KafkaRemoteOptions options) : options_(std::move(options)) {}
@@ -61,6 +65,10 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   struct Batch;
   Status send(Batch& batch, const std::string& key, const std::string* value);
   Status await(Batch& batch);
+  Status sendBlob(Batch& batch, const std::string& hash, std::string_view data);
+  // The manifest's record: the manifest itself, or (too large for one record)
+  // a reference to it, its chunks added to `batch`.
+  StatusOr<std::string> manifestRecord(Batch& batch, const store::Manifest& manifest);
   store::v1::RemoteKey ownKey() const;
   std::string blobChunkKey(const std::string& sha256, uint32_t index) const;
   std::string manifestKey() const;
@@ -75,6 +83,7 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   rd_kafka_s* producer_ = nullptr;
   bool topic_checked_ = false;
   uint64_t last_upload_bytes_ = 0;
+  std::map<std::string, uint64_t> record_blobs_;
   // What was last sent per partition, id and time left out: an unchanged
   // partition is not sent again.
   std::map<store::GroupPartition, std::string> sent_partitions_;

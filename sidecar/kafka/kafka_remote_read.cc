@@ -200,10 +200,20 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
   out.blobs = assemble(chunks, options_.instance_id);
   if (manifest_value) {
     store::v1::RemoteManifest record;
-    if (!record.ParseFromString(*manifest_value) || record.format_version() != kRecordVersion) {
-      TM_LOG(Warn, "remote", "skipping a manifest this version cannot read");
-    } else {
+    const bool parsed = record.ParseFromString(*manifest_value);
+    if (parsed && record.format_version() == kRecordVersion) {
       out.latest = record.manifest();
+    } else if (parsed && record.format_version() == kManifestByReference) {
+      const std::string& hash = record.manifest_blob().sha256();
+      auto blob = out.blobs.find(hash);
+      store::Manifest m;
+      if (blob == out.blobs.end() || !m.ParseFromString(blob->second)) {
+        return dataLoss("the remote manifest record points at manifest blob " + toHex(hash) +
+                        ", which the remote does not hold whole");
+      }
+      out.latest = std::move(m);
+    } else {
+      TM_LOG(Warn, "remote", "skipping a manifest this version cannot read");
     }
   }
   std::map<store::GroupPartition, store::PartitionCheckpoint> newest_other;

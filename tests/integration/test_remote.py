@@ -153,6 +153,56 @@ def test_should_delete_remote_blobs_no_checkpoint_references(cluster, tmp_path):
         sidecar.stop()
 
 
+def live_blob_hashes(records):
+    """The blobs whose chunks are live on the topic (their last record not a
+    tombstone), by the SHA-256 in each chunk key (BlobChunk: field 1, 32 bytes)."""
+    latest = dict(records)
+    hashes = set()
+    for key, value in latest.items():
+        at = key.find(b"\x2a")  # RemoteKey field 5, blob_chunk
+        if value is not None and at >= 0 and key[at + 2:at + 4] == b"\x0a\x20":
+            hashes.add(key[at + 4:at + 36])
+    return hashes
+
+
+def test_should_restore_a_manifest_too_large_for_one_record_from_its_blob(cluster, tmp_path):
+    # With 1 KiB chunks the producer takes records up to 65 KiB: a manifest of
+    # 1,000 keys (~80 KiB) is refused as one record (as one of ~10,000 keys is
+    # with the default 512 KiB chunks), so it goes as a blob.
+    small = {**REMOTE, "remote.kafka.chunk_bytes": "1KiB"}
+    keys = [f"model/part-{i:04d}" for i in range(1000)]
+    first = Sidecar(tmp_path / "node-a", cluster.bootstrap, small)
+    try:
+        for k in keys:
+            assert call(first, "PUT", f"/v1/state/{k}", f"value of {k}")[0] == 204
+        checkpoint(first, "weights-v1", 41)
+        wait_for(lambda: uploaded(first) >= 1, 30, "the first upload")
+        checkpoint(first, "weights-v2", 42)  # a new manifest: the old one's blob goes
+        wait_for(lambda: uploaded(first) >= 2, 30, "the second upload")
+        assert (metric(first, "tidemark_remote_upload_failures_total") or 0) == 0
+        manifest_key = b"\x08\x01\x12\x02it\x1a\x05pod-0\x22\x00"
+        want = len(keys) + 2  # every value, "model" (v2), and the newest manifest
+        deadline = time.time() + 30
+        while True:
+            records = remote_records(cluster.bootstrap)
+            live = live_blob_hashes(records)
+            if len(live) == want or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert dict(records)[manifest_key][:2] == b"\x08\x02", "not sent by reference"
+        assert len(live) == want, "a superseded manifest's or value's blob was not deleted"
+    finally:
+        first.stop()  # SIGKILL: the disk of node a is gone with it
+    second = Sidecar(tmp_path / "node-b", cluster.bootstrap, small)
+    try:
+        assert any("restored from the remote" in l for l in second.log.lines)
+        assert call(second, "GET", "/v1/state/model") == (200, b"weights-v2")
+        for k in keys:
+            assert call(second, "GET", f"/v1/state/{k}") == (200, f"value of {k}".encode())
+    finally:
+        second.stop()
+
+
 def test_should_skip_remote_records_it_does_not_understand(cluster, tmp_path):
     first = Sidecar(tmp_path / "a", cluster.bootstrap, REMOTE)
     try:
