@@ -36,11 +36,14 @@ struct Replicator::Pending {
 };
 
 namespace {
+// The blobs a partition record needs: its state, and (format 2, as read back
+// from the remote) the blob holding its state list.
 std::map<std::string, uint64_t> blobsOf(const store::PartitionCheckpoint& record) {
   std::map<std::string, uint64_t> out;
   for (const auto& ref : record.state()) {
     if (ref.size() > 0) out[ref.sha256()] = ref.size();
   }
+  if (record.has_state_blob()) out[record.state_blob().sha256()] = record.state_blob().size();
   return out;
 }
 }  // namespace

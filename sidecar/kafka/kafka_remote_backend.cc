@@ -16,9 +16,8 @@ Status kafkaError(const std::string& what, rd_kafka_resp_err_t err) {
 }
 
 // The producer takes records up to chunk_bytes + kRecordHeadroom (its
-// message.max.bytes); a record value is kept kKeyAndFraming below that.
+// message.max.bytes); a record's value is kept within chunk_bytes.
 constexpr uint64_t kRecordHeadroom = 64 * 1024;
-constexpr uint64_t kKeyAndFraming = 1024;
 
 uint32_t chunksOf(uint64_t size, uint32_t chunk_bytes) {
   return static_cast<uint32_t>((size + chunk_bytes - 1) / chunk_bytes);
@@ -225,8 +224,35 @@ StatusOr<std::string> KafkaRemoteBackend::manifestRecord(Batch& batch,
   TM_RETURN_IF_ERROR(sendBlob(batch, hash, encoded));
   record.mutable_manifest_blob()->set_sha256(hash);
   record.mutable_manifest_blob()->set_size(encoded.size());
-  record_blobs_[hash] = encoded.size();
+  manifest_blobs_[hash] = encoded.size();
   return record.SerializeAsString();
+}
+
+// A partition's record: the record itself, or (its state list too large for
+// one record) the record pointing at a PartitionState blob, whose chunks are
+// added to `batch`; `record_blobs` gets that blob.
+StatusOr<std::string> KafkaRemoteBackend::partitionRecord(
+    Batch& batch, store::PartitionCheckpoint p, std::map<std::string, uint64_t>& record_blobs) {
+  if (p.ByteSizeLong() <= options_.chunk_bytes) return p.SerializeAsString();
+  store::v1::PartitionState state;
+  *state.mutable_state() = std::move(*p.mutable_state());
+  p.clear_state();
+  const std::string encoded = state.SerializeAsString();
+  const std::string hash = sha256(encoded);
+  TM_RETURN_IF_ERROR(sendBlob(batch, hash, encoded));
+  p.set_format_version(kPartitionByReference);
+  p.mutable_state_blob()->set_sha256(hash);
+  p.mutable_state_blob()->set_size(encoded.size());
+  record_blobs[hash] = encoded.size();
+  return p.SerializeAsString();
+}
+
+std::map<std::string, uint64_t> KafkaRemoteBackend::lastRecordBlobs() const {
+  std::map<std::string, uint64_t> out = manifest_blobs_;
+  for (const auto& [id, sent] : sent_partitions_) {
+    out.insert(sent.record_blobs.begin(), sent.record_blobs.end());
+  }
+  return out;
 }
 
 Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
@@ -235,60 +261,53 @@ Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
                                   const std::vector<store::PartitionCheckpoint>& partitions) {
   ensureTopic();
   last_upload_bytes_ = 0;
-  record_blobs_.clear();
+  manifest_blobs_.clear();
   std::string manifest_value;
+  std::map<store::GroupPartition, std::pair<std::string, SentPartition>> sending;
   {
+    // Every blob the records need, before any record: the state the remote
+    // lacks, and a large manifest's or partition state list's own blob.
     Batch batch;
-    for (const std::string& hash : blobs_to_send) {
-      auto data = blobs(hash);
-      if (!data) return internalError("no data for blob " + toHex(hash));
-      Status s = sendBlob(batch, hash, *data);
-      if (!s.isOk()) {
-        (void)await(batch);
-        return s;
+    auto blobsFirst = [&]() -> Status {
+      for (const std::string& hash : blobs_to_send) {
+        auto data = blobs(hash);
+        if (!data) return internalError("no data for blob " + toHex(hash));
+        TM_RETURN_IF_ERROR(sendBlob(batch, hash, *data));
       }
-    }
-    auto record = manifestRecord(batch, manifest);
-    if (!record.isOk()) {
-      (void)await(batch);
-      return record.status();
-    }
-    manifest_value = std::move(*record);
-    // The manifest goes only once every blob it needs is acknowledged.
-    TM_RETURN_IF_ERROR(await(batch));
+      for (store::PartitionCheckpoint p : partitions) {
+        p.set_chunk_bytes(options_.chunk_bytes);
+        store::PartitionCheckpoint same = p;  // what "unchanged" compares
+        same.clear_checkpoint_id();
+        same.clear_created_at_ms();
+        same.clear_writer_epoch();
+        const auto id = store::groupPartition(p.partition());
+        SentPartition sent{same.SerializeAsString(), {}};
+        auto it = sent_partitions_.find(id);
+        if (it != sent_partitions_.end() && it->second.fingerprint == sent.fingerprint) continue;
+        TM_ASSIGN_OR_RETURN(std::string value,
+                            partitionRecord(batch, std::move(p), sent.record_blobs));
+        sending[id] = {std::move(value), std::move(sent)};
+      }
+      TM_ASSIGN_OR_RETURN(manifest_value, manifestRecord(batch, manifest));
+      return Status::ok();
+    };
+    Status s = blobsFirst();
+    Status acked = await(batch);
+    TM_RETURN_IF_ERROR(s);
+    // The records go only once every blob they need is acknowledged.
+    TM_RETURN_IF_ERROR(acked);
   }
   Batch batch;
-  std::map<store::GroupPartition, std::string> sending;
-  for (store::PartitionCheckpoint p : partitions) {
-    p.set_chunk_bytes(options_.chunk_bytes);
-    store::PartitionCheckpoint same = p;  // what "unchanged" compares
-    same.clear_checkpoint_id();
-    same.clear_created_at_ms();
-    same.clear_writer_epoch();
-    const auto id = store::groupPartition(p.partition());
-    std::string fingerprint = same.SerializeAsString();
-    auto it = sent_partitions_.find(id);
-    if (it != sent_partitions_.end() && it->second == fingerprint) continue;
-    const std::string value = p.SerializeAsString();
-    if (value.size() > options_.chunk_bytes + kRecordHeadroom - kKeyAndFraming) {
-      (void)await(batch);
-      return failedPrecondition(
-          "the checkpoint of partition " + id.group + "/" + id.topic + "/" +
-          std::to_string(id.partition) + " lists " + std::to_string(p.state_size()) +
-          " state keys, a record of " + std::to_string(value.size()) +
-          " bytes: more than one record takes (remote.kafka.chunk_bytes + 64 KiB); partition "
-          "records are not yet split (docs/store-format.md)");
-    }
-    Status s = send(batch, partitionKey(id), &value);
+  for (const auto& [id, record] : sending) {
+    Status s = send(batch, partitionKey(id), &record.first);
     if (!s.isOk()) {
       (void)await(batch);
       return s;
     }
-    sending[id] = std::move(fingerprint);
   }
   TM_RETURN_IF_ERROR(send(batch, manifestKey(), &manifest_value));
   TM_RETURN_IF_ERROR(await(batch));
-  for (auto& [id, fingerprint] : sending) sent_partitions_[id] = std::move(fingerprint);
+  for (auto& [id, record] : sending) sent_partitions_[id] = std::move(record.second);
   return Status::ok();
 }
 

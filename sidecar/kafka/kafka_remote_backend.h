@@ -42,6 +42,7 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   // reference to a blob holding it.
   static constexpr uint32_t kRecordVersion = 1;
   static constexpr uint32_t kManifestByReference = 2;
+  static constexpr uint32_t kPartitionByReference = 2;
 
   static StatusOr<std::unique_ptr<KafkaRemoteBackend>> create(KafkaRemoteOptions options);
   ~KafkaRemoteBackend() override;
@@ -55,7 +56,7 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   StatusOr<std::map<store::GroupPartition, store::PartitionSnapshot>> readPartitions(
       const std::set<store::GroupPartition>& wanted) override;
   uint64_t lastUploadBytes() const override { return last_upload_bytes_; }
-  std::map<std::string, uint64_t> lastRecordBlobs() const override { return record_blobs_; }
+  std::map<std::string, uint64_t> lastRecordBlobs() const override;
 
  private:
   explicit KafkaRemoteBackend(KafkaRemoteOptions options) : options_(std::move(options)) {}
@@ -69,6 +70,8 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   // The manifest's record: the manifest itself, or (too large for one record)
   // a reference to it, its chunks added to `batch`.
   StatusOr<std::string> manifestRecord(Batch& batch, const store::Manifest& manifest);
+  StatusOr<std::string> partitionRecord(Batch& batch, store::PartitionCheckpoint p,
+                                        std::map<std::string, uint64_t>& record_blobs);
   store::v1::RemoteKey ownKey() const;
   std::string blobChunkKey(const std::string& sha256, uint32_t index) const;
   std::string manifestKey() const;
@@ -83,10 +86,15 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   rd_kafka_s* producer_ = nullptr;
   bool topic_checked_ = false;
   uint64_t last_upload_bytes_ = 0;
-  std::map<std::string, uint64_t> record_blobs_;
+  std::map<std::string, uint64_t> manifest_blobs_;  // the last upload's manifest's blob
   // What was last sent per partition, id and time left out: an unchanged
-  // partition is not sent again.
-  std::map<store::GroupPartition, std::string> sent_partitions_;
+  // partition is not sent again. Its record's own blob (a large state list's)
+  // stays needed while the record is live.
+  struct SentPartition {
+    std::string fingerprint;
+    std::map<std::string, uint64_t> record_blobs;
+  };
+  std::map<store::GroupPartition, SentPartition> sent_partitions_;
 };
 
 }  // namespace tidemark::kafka

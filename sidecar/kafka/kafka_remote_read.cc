@@ -47,14 +47,33 @@ std::map<std::string, std::string> assemble(Chunks& chunks, const std::string& i
   return out;
 }
 
-std::optional<store::PartitionCheckpoint> parsePartition(const std::string& value,
-                                                         uint32_t version) {
+// Format 1, or format 2 (its state list still in its blob: resolveState).
+std::optional<store::PartitionCheckpoint> parsePartition(const std::string& value) {
   store::PartitionCheckpoint record;
-  if (!record.ParseFromString(value) || record.format_version() != version) {
+  if (!record.ParseFromString(value) ||
+      (record.format_version() != KafkaRemoteBackend::kRecordVersion &&
+       record.format_version() != KafkaRemoteBackend::kPartitionByReference)) {
     TM_LOG(Warn, "remote", "skipping a partition checkpoint this version cannot read");
     return std::nullopt;
   }
   return record;
+}
+
+// Fills a format-2 record's state list from its blob among `blobs` (the
+// writer's); false if the blob is not there whole. state_blob stays set: the
+// record still needs that blob on the remote.
+bool resolveState(store::PartitionCheckpoint& record,
+                  const std::map<std::string, std::string>& blobs) {
+  if (!record.has_state_blob()) return true;
+  auto blob = blobs.find(record.state_blob().sha256());
+  store::v1::PartitionState state;
+  if (blob == blobs.end() || !state.ParseFromString(blob->second)) return false;
+  *record.mutable_state() = std::move(*state.mutable_state());
+  return true;
+}
+
+std::string partitionName(const store::GroupPartition& p) {
+  return p.group + "/" + p.topic + "/" + std::to_string(p.partition);
 }
 
 }  // namespace
@@ -218,9 +237,13 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
   }
   std::map<store::GroupPartition, store::PartitionCheckpoint> newest_other;
   for (const auto& [id, value] : partitions) {
-    auto record = parsePartition(value, kRecordVersion);
+    auto record = parsePartition(value);
     if (!record) continue;
     if (id.second == options_.instance_id) {
+      if (!resolveState(*record, out.blobs)) {  // its own blob is still pinned
+        TM_LOG(Warn, "remote", "our partition checkpoint's state list is not on the remote whole")
+            .kv("partition", partitionName(id.first));
+      }
       out.own_partitions.push_back(*record);
       continue;
     }
@@ -256,9 +279,8 @@ KafkaRemoteBackend::readPartitions(const std::set<store::GroupPartition>& wanted
         }
       },
       bytes));
-  std::set<std::pair<std::string, std::string>> needed;  // (instance, hash)
   for (const auto& [id, value] : records) {
-    auto record = parsePartition(value, kRecordVersion);
+    auto record = parsePartition(value);
     if (!record) continue;
     record->set_instance_id(id.second);  // the key says who wrote it
     auto it = out.find(id.first);
@@ -268,40 +290,71 @@ KafkaRemoteBackend::readPartitions(const std::set<store::GroupPartition>& wanted
       it->second.record = *record;
     }
   }
+  // Then the winners' blobs, from their writers' chunks: a format-2 record's
+  // state list first, and what that lists in one more pass.
+  using Needed = std::set<std::pair<std::string, std::string>>;  // (instance, hash)
+  std::map<std::string, std::map<std::string, std::string>> by_instance;
+  auto collect = [&](const Needed& needed) -> Status {
+    if (needed.empty()) return Status::ok();
+    Chunks chunks;
+    TM_RETURN_IF_ERROR(scan(
+        [&](const store::v1::RemoteKey& key, const std::string* value) {
+          if (!key.has_blob_chunk() ||
+              !needed.count({key.instance_id(), key.blob_chunk().sha256()})) {
+            return;
+          }
+          auto id = std::make_tuple(key.instance_id(), key.blob_chunk().sha256(),
+                                    key.blob_chunk().index());
+          if (value == nullptr) {
+            chunks.erase(id);
+          } else {
+            chunks[id] = *value;
+          }
+        },
+        bytes));
+    std::set<std::string> writers;
+    for (const auto& [instance, hash] : needed) writers.insert(instance);
+    for (const auto& instance : writers) {
+      for (auto& [h, blob] : assemble(chunks, instance)) by_instance[instance][h] = std::move(blob);
+    }
+    return Status::ok();
+  };
+  auto refsOf = [&](Needed& needed) {
+    for (const auto& [p, snap] : out) {
+      const std::string& writer = snap.record.instance_id();
+      for (const auto& ref : snap.record.state()) {
+        if (ref.size() > 0 && !by_instance[writer].count(ref.sha256())) {
+          needed.emplace(writer, ref.sha256());
+        }
+      }
+    }
+  };
+  Needed needed;
   for (const auto& [p, snap] : out) {
-    for (const auto& ref : snap.record.state()) {
-      if (ref.size() > 0) needed.emplace(snap.record.instance_id(), ref.sha256());
+    if (snap.record.has_state_blob()) {
+      needed.emplace(snap.record.instance_id(), snap.record.state_blob().sha256());
     }
   }
-  if (needed.empty()) return out;
-  // Second pass: the winners' blobs, from their writers' chunks.
-  Chunks chunks;
-  TM_RETURN_IF_ERROR(scan(
-      [&](const store::v1::RemoteKey& key, const std::string* value) {
-        if (!key.has_blob_chunk() ||
-            !needed.count({key.instance_id(), key.blob_chunk().sha256()})) {
-          return;
-        }
-        auto id =
-            std::make_tuple(key.instance_id(), key.blob_chunk().sha256(), key.blob_chunk().index());
-        if (value == nullptr) {
-          chunks.erase(id);
-        } else {
-          chunks[id] = *value;
-        }
-      },
-      bytes));
-  std::map<std::string, std::map<std::string, std::string>> by_instance;
+  refsOf(needed);
+  TM_RETURN_IF_ERROR(collect(needed));
+  for (auto& [p, snap] : out) {
+    if (!resolveState(snap.record, by_instance[snap.record.instance_id()])) {
+      return dataLoss("the remote checkpoint of " + partitionName(p) + " by " +
+                      snap.record.instance_id() +
+                      " points at a state list the remote does not hold whole");
+    }
+  }
+  Needed more;  // what the state lists just read name
+  refsOf(more);
+  TM_RETURN_IF_ERROR(collect(more));
   for (auto& [p, snap] : out) {
     const std::string& writer = snap.record.instance_id();
-    auto it = by_instance.find(writer);
-    if (it == by_instance.end()) it = by_instance.emplace(writer, assemble(chunks, writer)).first;
+    const auto& held = by_instance[writer];
     for (const auto& ref : snap.record.state()) {
       if (ref.size() == 0) continue;
-      auto blob = it->second.find(ref.sha256());
-      if (blob == it->second.end()) {
-        return dataLoss("the remote checkpoint of " + p.group + "/" + p.topic + "/" +
-                        std::to_string(p.partition) + " by " + writer +
+      auto blob = held.find(ref.sha256());
+      if (blob == held.end()) {
+        return dataLoss("the remote checkpoint of " + partitionName(p) + " by " + writer +
                         " references a blob the remote does not hold: " + ref.key());
       }
       snap.blobs[ref.sha256()] = blob->second;

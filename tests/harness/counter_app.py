@@ -95,12 +95,12 @@ def produce(bootstrap, topic, partitions, count, start=0, per_second=None):
 class Instance:
     """An application instance: its sidecar (instance id = name) and app."""
 
-    def __init__(self, root, cluster, topic, name, wipe=False):
+    def __init__(self, root, cluster, topic, name, wipe=False, settings=None):
         self.dir = root / name
         if wipe:
             shutil.rmtree(self.dir, ignore_errors=True)
         self.sidecar = Sidecar(self.dir, cluster.bootstrap,
-                               {**SETTINGS, "job.instance_id": name})
+                               {**SETTINGS, **(settings or {}), "job.instance_id": name})
         self.app = App(self.sidecar, topic, name)
 
     def stop(self):

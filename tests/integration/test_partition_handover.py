@@ -77,3 +77,63 @@ def test_a_paused_sidecar_should_not_win_with_a_stale_checkpoint_after_its_parti
         for i in live:
             i.kill()
         cluster.stop()
+
+
+def test_a_partition_with_more_state_keys_than_one_record_holds_should_follow_it(tmp_path):
+    # With 1 KiB chunks the producer takes records up to 65 KiB: a partition
+    # record listing 1,000 keys (~80 KiB) is refused as one record (as one of
+    # ~7,000 keys is with the default 512 KiB), so its state list goes as a blob.
+    topic, partitions = "demo", 2
+    cluster = EmbeddedKafka("debian", brokers=3, topics=(f"{topic}:{partitions}",),
+                            checkpoint_topic=True)
+    small = {"remote.kafka.chunk_bytes": "1KiB"}
+    live = []
+    try:
+        a = Instance(tmp_path, cluster, topic, "pod-a", settings=small)
+        live.append(a)
+        produce(cluster.bootstrap, topic, partitions, 20)
+        wait_for(lambda: a.app.committed == {p: 10 for p in range(partitions)}, 60,
+                 "the first instance to process everything")
+        scoped = f"/v1/groups/{GROUP}/topics/{topic}/partitions/0/state"
+        for i in range(1000):
+            assert call(a.sidecar, "PUT", f"{scoped}/key-{i:04d}", f"value {i}")[0] == 204
+        marked = [{"group": GROUP, "topic": topic, "partition": 0, "offset": 10}]
+        assert call(a.sidecar, "POST", "/v1/offsets", json.dumps(marked))[0] == 200
+        uploads = metric(a.sidecar, "tidemark_remote_uploads_total")
+        assert call(a.sidecar, "POST", "/v1/checkpoints")[0] == 201
+        wait_for(lambda: metric(a.sidecar, "tidemark_remote_uploads_total") > uploads
+                 and metric(a.sidecar, "tidemark_remote_outbox_checkpoints") == 0, 30,
+                 "the checkpoint with the 1,000 keys on the remote")
+        assert metric(a.sidecar, "tidemark_remote_upload_failures_total") == 0
+        a.stop()
+        live.remove(a)
+
+        # Restarted, it reads its own record back (state list from its blob,
+        # kept pinned) and changes one key: the next record replaces it whole.
+        a = Instance(tmp_path, cluster, topic, "pod-a", settings=small)
+        live.append(a)
+        wait_for(lambda: a.app.assigned and len(a.app.assigned[-1]) == partitions, 60,
+                 "the restarted first instance to get every partition")
+        assert call(a.sidecar, "PUT", f"{scoped}/key-0000", "changed")[0] == 204
+        assert call(a.sidecar, "POST", "/v1/offsets", json.dumps(marked))[0] == 200
+        uploads = metric(a.sidecar, "tidemark_remote_uploads_total")
+        assert call(a.sidecar, "POST", "/v1/checkpoints")[0] == 201
+        wait_for(lambda: metric(a.sidecar, "tidemark_remote_uploads_total") > uploads
+                 and metric(a.sidecar, "tidemark_remote_outbox_checkpoints") == 0, 30,
+                 "the restarted instance's checkpoint on the remote")
+        assert metric(a.sidecar, "tidemark_remote_upload_failures_total") == 0
+        a.stop()
+        live.remove(a)
+
+        b = Instance(tmp_path, cluster, topic, "pod-b", settings=small)
+        live.append(b)
+        wait_for(lambda: b.app.assigned and len(b.app.assigned[-1]) == partitions, 60,
+                 "the group to give every partition to the second instance")
+        assert call(b.sidecar, "GET", f"{scoped}/key-0000") == (200, b"changed")
+        for i in (1, 500, 999):
+            assert call(b.sidecar, "GET", f"{scoped}/key-{i:04d}") == (200, f"value {i}".encode())
+        assert metric(b.sidecar, "tidemark_partition_load_failures_total") == 0
+    finally:
+        for instance in live:
+            instance.kill()
+        cluster.stop()

@@ -203,28 +203,6 @@ def test_should_restore_a_manifest_too_large_for_one_record_from_its_blob(cluste
         second.stop()
 
 
-def test_should_name_the_partition_whose_record_is_too_large_and_keep_checkpointing(
-        cluster, tmp_path):
-    # Partition records are not split yet (docs/store-format.md): the upload
-    # says which partition and why, and local checkpoints go on.
-    sidecar = Sidecar(tmp_path / "a", cluster.bootstrap,
-                      {**REMOTE, "remote.kafka.chunk_bytes": "1KiB"})
-    try:
-        scoped = "/v1/groups/g/topics/demo/partitions/1/state"
-        for i in range(1000):
-            assert call(sidecar, "PUT", f"{scoped}/key-{i:04d}", f"value {i}")[0] == 204
-        first = checkpoint(sidecar, "weights-v1", 41)
-        wait_for(lambda: (metric(sidecar, "tidemark_remote_upload_failures_total") or 0) >= 1, 30,
-                 "the failed upload")
-        warning = next(l for l in sidecar.log.lines if "upload failed" in l)
-        assert "partition g/demo/1 lists 1000 state keys" in warning, warning
-        assert uploaded(sidecar) == 0
-        assert checkpoint(sidecar, "weights-v2", 42) != first
-        assert call(sidecar, "GET", f"{scoped}/key-0999") == (200, b"value 999")
-    finally:
-        sidecar.stop()
-
-
 def test_should_skip_remote_records_it_does_not_understand(cluster, tmp_path):
     first = Sidecar(tmp_path / "a", cluster.bootstrap, REMOTE)
     try:
