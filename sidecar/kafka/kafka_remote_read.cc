@@ -31,6 +31,17 @@ struct Consumer {
 // (writer instance, blob hash, chunk index) -> chunk bytes.
 using Chunks = std::map<std::tuple<std::string, std::string, uint32_t>, std::string>;
 
+// The newest value of a blob chunk record, as compaction keeps it (null: a
+// tombstone, the chunk deleted).
+void keepChunk(Chunks& chunks, const store::v1::RemoteKey& key, const std::string* value) {
+  auto id = std::make_tuple(key.instance_id(), key.blob_chunk().sha256(), key.blob_chunk().index());
+  if (value == nullptr) {
+    chunks.erase(id);
+  } else {
+    chunks[id] = *value;
+  }
+}
+
 // Moves `instance`'s chunks out of `chunks` into whole blobs, each chunk
 // freed once appended, so a large state is held about once, not twice.
 // Chunks come ordered by (instance, hash, index); a blob with a chunk missing
@@ -198,13 +209,7 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
         if (mine && key.has_manifest()) {
           manifest_value = value ? std::optional<std::string>(*value) : std::nullopt;
         } else if (mine && key.has_blob_chunk()) {
-          auto id = std::make_tuple(key.instance_id(), key.blob_chunk().sha256(),
-                                    key.blob_chunk().index());
-          if (value == nullptr) {
-            chunks.erase(id);
-          } else {
-            chunks[id] = *value;
-          }
+          keepChunk(chunks, key, value);
         } else if (key.has_partition()) {
           auto id =
               std::make_pair(store::groupPartition(key.partition().partition()), key.instance_id());
@@ -303,13 +308,7 @@ KafkaRemoteBackend::readPartitions(const std::set<store::GroupPartition>& wanted
               !needed.count({key.instance_id(), key.blob_chunk().sha256()})) {
             return;
           }
-          auto id = std::make_tuple(key.instance_id(), key.blob_chunk().sha256(),
-                                    key.blob_chunk().index());
-          if (value == nullptr) {
-            chunks.erase(id);
-          } else {
-            chunks[id] = *value;
-          }
+          keepChunk(chunks, key, value);
         },
         bytes));
     std::set<std::string> writers;

@@ -79,6 +79,19 @@ def test_a_paused_sidecar_should_not_win_with_a_stale_checkpoint_after_its_parti
         cluster.stop()
 
 
+def seal_and_upload(sidecar, topic):
+    """Seals partition 0's staged state at offset 10, checkpoints, and waits
+    until that checkpoint is on the remote."""
+    marked = [{"group": GROUP, "topic": topic, "partition": 0, "offset": 10}]
+    assert call(sidecar, "POST", "/v1/offsets", json.dumps(marked))[0] == 200
+    uploads = metric(sidecar, "tidemark_remote_uploads_total")
+    assert call(sidecar, "POST", "/v1/checkpoints")[0] == 201
+    wait_for(lambda: metric(sidecar, "tidemark_remote_uploads_total") > uploads
+             and metric(sidecar, "tidemark_remote_outbox_checkpoints") == 0, 30,
+             "the checkpoint on the remote")
+    assert metric(sidecar, "tidemark_remote_upload_failures_total") == 0
+
+
 def test_a_partition_with_more_state_keys_than_one_record_holds_should_follow_it(tmp_path):
     # With 1 KiB chunks the producer takes records up to 65 KiB: a partition
     # record listing 1,000 keys (~80 KiB) is refused as one record (as one of
@@ -97,14 +110,7 @@ def test_a_partition_with_more_state_keys_than_one_record_holds_should_follow_it
         scoped = f"/v1/groups/{GROUP}/topics/{topic}/partitions/0/state"
         for i in range(1000):
             assert call(a.sidecar, "PUT", f"{scoped}/key-{i:04d}", f"value {i}")[0] == 204
-        marked = [{"group": GROUP, "topic": topic, "partition": 0, "offset": 10}]
-        assert call(a.sidecar, "POST", "/v1/offsets", json.dumps(marked))[0] == 200
-        uploads = metric(a.sidecar, "tidemark_remote_uploads_total")
-        assert call(a.sidecar, "POST", "/v1/checkpoints")[0] == 201
-        wait_for(lambda: metric(a.sidecar, "tidemark_remote_uploads_total") > uploads
-                 and metric(a.sidecar, "tidemark_remote_outbox_checkpoints") == 0, 30,
-                 "the checkpoint with the 1,000 keys on the remote")
-        assert metric(a.sidecar, "tidemark_remote_upload_failures_total") == 0
+        seal_and_upload(a.sidecar, topic)
         a.stop()
         live.remove(a)
 
@@ -115,13 +121,7 @@ def test_a_partition_with_more_state_keys_than_one_record_holds_should_follow_it
         wait_for(lambda: a.app.assigned and len(a.app.assigned[-1]) == partitions, 60,
                  "the restarted first instance to get every partition")
         assert call(a.sidecar, "PUT", f"{scoped}/key-0000", "changed")[0] == 204
-        assert call(a.sidecar, "POST", "/v1/offsets", json.dumps(marked))[0] == 200
-        uploads = metric(a.sidecar, "tidemark_remote_uploads_total")
-        assert call(a.sidecar, "POST", "/v1/checkpoints")[0] == 201
-        wait_for(lambda: metric(a.sidecar, "tidemark_remote_uploads_total") > uploads
-                 and metric(a.sidecar, "tidemark_remote_outbox_checkpoints") == 0, 30,
-                 "the restarted instance's checkpoint on the remote")
-        assert metric(a.sidecar, "tidemark_remote_upload_failures_total") == 0
+        seal_and_upload(a.sidecar, topic)
         a.stop()
         live.remove(a)
 
