@@ -209,7 +209,8 @@ Status KafkaRemoteBackend::sendBlob(Batch& batch, const std::string& hash, std::
 
 // A record larger than the producer's limit (chunk_bytes + 64 KiB) would be
 // refused for good (MSG_SIZE_TOO_LARGE): a manifest lists every state key, so
-// past about ten thousand keys it travels as a blob, and the record says which.
+// past some 6,000 keys at the default chunk size it travels as a blob, and the
+// record says which.
 StatusOr<std::string> KafkaRemoteBackend::manifestRecord(Batch& batch,
                                                          const store::Manifest& manifest) {
   store::v1::RemoteManifest record;
