@@ -76,10 +76,11 @@ class RemoteBackend {
   // Ask on the thread that calls upload(), right after it: a later call
   // there (forgetPartitions) changes it.
   virtual uint64_t lastUploadBytes() const = 0;
-  // Blobs the last upload() wrote to hold a record rather than state (a
-  // manifest too large for one record), hash -> size: the remote's manifest
-  // needs them until the next upload replaces it, so the caller keeps them
-  // among the blobs it never deletes.
+  // Blobs holding the key lists of live records rather than state (a manifest
+  // or partition record too large for one record), hash -> size: the last
+  // upload's manifest's, and those of the partition records sent since start
+  // and not forgotten. The records need them until replaced, so the caller
+  // keeps them among the blobs it never deletes.
   virtual std::map<std::string, uint64_t> lastRecordBlobs() const = 0;
 };
 

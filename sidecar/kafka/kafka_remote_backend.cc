@@ -219,13 +219,9 @@ StatusOr<std::string> KafkaRemoteBackend::manifestRecord(Batch& batch,
   *record.mutable_manifest() = manifest;
   if (record.ByteSizeLong() <= options_.chunk_bytes) return record.SerializeAsString();
   record.clear_manifest();
-  record.set_format_version(kManifestByReference);
-  const std::string encoded = manifest.SerializeAsString();
-  const std::string hash = sha256(encoded);
-  TM_RETURN_IF_ERROR(sendBlob(batch, hash, encoded));
-  record.mutable_manifest_blob()->set_sha256(hash);
-  record.mutable_manifest_blob()->set_size(encoded.size());
-  manifest_blobs_[hash] = encoded.size();
+  record.set_format_version(kByReference);
+  TM_ASSIGN_OR_RETURN(*record.mutable_manifest_blob(),
+                      sendRecordBlob(batch, manifest.SerializeAsString(), manifest_blobs_));
   return record.SerializeAsString();
 }
 
@@ -238,14 +234,20 @@ StatusOr<std::string> KafkaRemoteBackend::partitionRecord(
   store::v1::PartitionState state;
   *state.mutable_state() = std::move(*p.mutable_state());
   p.clear_state();
-  const std::string encoded = state.SerializeAsString();
-  const std::string hash = sha256(encoded);
-  TM_RETURN_IF_ERROR(sendBlob(batch, hash, encoded));
-  p.set_format_version(kPartitionByReference);
-  p.mutable_state_blob()->set_sha256(hash);
-  p.mutable_state_blob()->set_size(encoded.size());
-  record_blobs[hash] = encoded.size();
+  p.set_format_version(kByReference);
+  TM_ASSIGN_OR_RETURN(*p.mutable_state_blob(),
+                      sendRecordBlob(batch, state.SerializeAsString(), record_blobs));
   return p.SerializeAsString();
+}
+
+StatusOr<store::v1::BlobRef> KafkaRemoteBackend::sendRecordBlob(
+    Batch& batch, const std::string& encoded, std::map<std::string, uint64_t>& record_blobs) {
+  store::v1::BlobRef ref;
+  ref.set_sha256(sha256(encoded));
+  ref.set_size(encoded.size());
+  TM_RETURN_IF_ERROR(sendBlob(batch, ref.sha256(), encoded));
+  record_blobs[ref.sha256()] = ref.size();
+  return ref;
 }
 
 std::map<std::string, uint64_t> KafkaRemoteBackend::lastRecordBlobs() const {

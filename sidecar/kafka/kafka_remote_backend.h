@@ -37,12 +37,12 @@ struct KafkaRemoteOptions {
 
 class KafkaRemoteBackend : public store::RemoteBackend {
  public:
-  // The record format (RemoteKey and RemoteManifest format_version) written
-  // and read; a manifest larger than one record is written in format 2, by
-  // reference to a blob holding it.
+  // The record format (RemoteKey, RemoteManifest and partition record
+  // format_version) written and read; a manifest or partition record larger
+  // than one record is written in format 2, by reference to a blob holding
+  // its key list.
   static constexpr uint32_t kRecordVersion = 1;
-  static constexpr uint32_t kManifestByReference = 2;
-  static constexpr uint32_t kPartitionByReference = 2;
+  static constexpr uint32_t kByReference = 2;
 
   static StatusOr<std::unique_ptr<KafkaRemoteBackend>> create(KafkaRemoteOptions options);
   ~KafkaRemoteBackend() override;
@@ -67,6 +67,10 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   Status send(Batch& batch, const std::string& key, const std::string* value);
   Status await(Batch& batch);
   Status sendBlob(Batch& batch, const std::string& hash, std::string_view data);
+  // Sends `encoded` (a record's key list) as a blob of this instance's chunks
+  // and notes it in `record_blobs`; the reference a format-2 record carries.
+  StatusOr<store::v1::BlobRef> sendRecordBlob(Batch& batch, const std::string& encoded,
+                                              std::map<std::string, uint64_t>& record_blobs);
   // The manifest's record: the manifest itself, or (too large for one record)
   // a reference to it, its chunks added to `batch`.
   StatusOr<std::string> manifestRecord(Batch& batch, const store::Manifest& manifest);

@@ -63,22 +63,29 @@ std::optional<store::PartitionCheckpoint> parsePartition(const std::string& valu
   store::PartitionCheckpoint record;
   if (!record.ParseFromString(value) ||
       (record.format_version() != KafkaRemoteBackend::kRecordVersion &&
-       record.format_version() != KafkaRemoteBackend::kPartitionByReference)) {
+       record.format_version() != KafkaRemoteBackend::kByReference)) {
     TM_LOG(Warn, "remote", "skipping a partition checkpoint this version cannot read");
     return std::nullopt;
   }
   return record;
 }
 
-// Fills a format-2 record's state list from its blob among `blobs` (the
-// writer's); false if the blob is not there whole. state_blob stays set: the
-// record still needs that blob on the remote.
+// Parses a format-2 record's key list from its blob among `blobs` (the
+// writer's, assembled and hash-checked); false if it is not there whole.
+bool parseRecordBlob(const std::map<std::string, std::string>& blobs, const store::v1::BlobRef& ref,
+                     google::protobuf::MessageLite& out) {
+  auto blob = blobs.find(ref.sha256());
+  return blob != blobs.end() && out.ParseFromString(blob->second);
+}
+
+// Fills a format-2 record's state list from its blob; false if the blob is
+// not there whole. state_blob stays set: the record still needs that blob on
+// the remote.
 bool resolveState(store::PartitionCheckpoint& record,
                   const std::map<std::string, std::string>& blobs) {
   if (!record.has_state_blob()) return true;
-  auto blob = blobs.find(record.state_blob().sha256());
   store::v1::PartitionState state;
-  if (blob == blobs.end() || !state.ParseFromString(blob->second)) return false;
+  if (!parseRecordBlob(blobs, record.state_blob(), state)) return false;
   *record.mutable_state() = std::move(*state.mutable_state());
   return true;
 }
@@ -227,12 +234,11 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
     const bool parsed = record.ParseFromString(*manifest_value);
     if (parsed && record.format_version() == kRecordVersion) {
       out.latest = record.manifest();
-    } else if (parsed && record.format_version() == kManifestByReference) {
-      const std::string& hash = record.manifest_blob().sha256();
-      auto blob = out.blobs.find(hash);
+    } else if (parsed && record.format_version() == kByReference) {
       store::Manifest m;
-      if (blob == out.blobs.end() || !m.ParseFromString(blob->second)) {
-        return dataLoss("the remote manifest record points at manifest blob " + toHex(hash) +
+      if (!parseRecordBlob(out.blobs, record.manifest_blob(), m)) {
+        return dataLoss("the remote manifest record points at manifest blob " +
+                        toHex(record.manifest_blob().sha256()) +
                         ", which the remote does not hold whole");
       }
       out.latest = std::move(m);

@@ -92,10 +92,19 @@ def seal_and_upload(sidecar, topic):
     assert metric(sidecar, "tidemark_remote_upload_failures_total") == 0
 
 
+def start_owning_all(tmp_path, cluster, topic, partitions, name, live, settings):
+    """Starts instance `name` and waits until the group gives it every partition."""
+    instance = Instance(tmp_path, cluster, topic, name, settings=settings)
+    live.append(instance)
+    wait_for(lambda: instance.app.assigned and len(instance.app.assigned[-1]) == partitions, 60,
+             f"the group to give every partition to {name}")
+    return instance
+
+
 def test_a_partition_with_more_state_keys_than_one_record_holds_should_follow_it(tmp_path):
     # With 1 KiB chunks the producer takes records up to 65 KiB: a partition
     # record listing 1,000 keys (~80 KiB) is refused as one record (as one of
-    # ~7,000 keys is with the default 512 KiB), so its state list goes as a blob.
+    # some 6,000 keys is with the default 512 KiB), so its state list goes as a blob.
     topic, partitions = "demo", 2
     cluster = EmbeddedKafka("debian", brokers=3, topics=(f"{topic}:{partitions}",),
                             checkpoint_topic=True)
@@ -116,19 +125,13 @@ def test_a_partition_with_more_state_keys_than_one_record_holds_should_follow_it
 
         # Restarted, it reads its own record back (state list from its blob,
         # kept pinned) and changes one key: the next record replaces it whole.
-        a = Instance(tmp_path, cluster, topic, "pod-a", settings=small)
-        live.append(a)
-        wait_for(lambda: a.app.assigned and len(a.app.assigned[-1]) == partitions, 60,
-                 "the restarted first instance to get every partition")
+        a = start_owning_all(tmp_path, cluster, topic, partitions, "pod-a", live, small)
         assert call(a.sidecar, "PUT", f"{scoped}/key-0000", "changed")[0] == 204
         seal_and_upload(a.sidecar, topic)
         a.stop()
         live.remove(a)
 
-        b = Instance(tmp_path, cluster, topic, "pod-b", settings=small)
-        live.append(b)
-        wait_for(lambda: b.app.assigned and len(b.app.assigned[-1]) == partitions, 60,
-                 "the group to give every partition to the second instance")
+        b = start_owning_all(tmp_path, cluster, topic, partitions, "pod-b", live, small)
         assert call(b.sidecar, "GET", f"{scoped}/key-0000") == (200, b"changed")
         for i in (1, 500, 999):
             assert call(b.sidecar, "GET", f"{scoped}/key-{i:04d}") == (200, f"value {i}".encode())

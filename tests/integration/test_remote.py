@@ -167,7 +167,7 @@ def live_blob_hashes(records):
 
 def test_should_restore_a_manifest_too_large_for_one_record_from_its_blob(cluster, tmp_path):
     # With 1 KiB chunks the producer takes records up to 65 KiB: a manifest of
-    # 1,000 keys (~80 KiB) is refused as one record (as one of ~10,000 keys is
+    # 1,000 keys (~80 KiB) is refused as one record (as one of some 6,000 keys is
     # with the default 512 KiB chunks), so it goes as a blob.
     small = {**REMOTE, "remote.kafka.chunk_bytes": "1KiB"}
     keys = [f"model/part-{i:04d}" for i in range(1000)]
