@@ -129,6 +129,17 @@ def remote_records(bootstrap):
     return records
 
 
+def latest_records(bootstrap, done, timeout=30):
+    """The checkpoint topic's records once `done(records)` holds (deletions
+    reach the topic after the upload is counted), or as they are at `timeout`."""
+    deadline = time.time() + timeout
+    while True:
+        records = remote_records(bootstrap)
+        if done(records) or time.time() > deadline:
+            return records
+        time.sleep(0.5)
+
+
 def test_should_delete_remote_blobs_no_checkpoint_references(cluster, tmp_path):
     sidecar = Sidecar(tmp_path / "a", cluster.bootstrap, REMOTE)
     try:
@@ -136,15 +147,9 @@ def test_should_delete_remote_blobs_no_checkpoint_references(cluster, tmp_path):
         wait_for(lambda: uploaded(sidecar) >= 1, 30, "the first upload")
         checkpoint(sidecar, "new-value", 2)
         wait_for(lambda: uploaded(sidecar) >= 2, 30, "the second upload")
-        deadline = time.time() + 30
-        while True:
-            latest = {}
-            for key, value in remote_records(cluster.bootstrap):
-                latest[key] = value
-            tombstoned = [k for k, v in latest.items() if v is None]
-            if tombstoned or time.time() > deadline:
-                break
-            time.sleep(0.5)
+        latest = dict(latest_records(cluster.bootstrap,
+                                     lambda records: None in dict(records).values()))
+        tombstoned = [k for k, v in latest.items() if v is None]
         assert len(tombstoned) == 1, "the unreferenced blob was not tombstoned"
         values = [v for v in latest.values() if v is not None]
         assert any(b"new-value" in v for v in values)
@@ -182,13 +187,9 @@ def test_should_restore_a_manifest_too_large_for_one_record_from_its_blob(cluste
         assert (metric(first, "tidemark_remote_upload_failures_total") or 0) == 0
         manifest_key = b"\x08\x01\x12\x02it\x1a\x05pod-0\x22\x00"
         want = len(keys) + 2  # every value, "model" (v2), and the newest manifest
-        deadline = time.time() + 30
-        while True:
-            records = remote_records(cluster.bootstrap)
-            live = live_blob_hashes(records)
-            if len(live) == want or time.time() > deadline:
-                break
-            time.sleep(0.5)
+        records = latest_records(cluster.bootstrap,
+                                 lambda records: len(live_blob_hashes(records)) == want)
+        live = live_blob_hashes(records)
         assert dict(records)[manifest_key][:2] == b"\x08\x02", "not sent by reference"
         assert len(live) == want, "a superseded manifest's or value's blob was not deleted"
     finally:
