@@ -173,6 +173,13 @@ class LineReader:
             if predicate(line):
                 return line
 
+    def join(self, timeout=10):
+        """Waits until the pipe is read to its end. A process's last lines can still be in the
+        pipe after it has exited, so read `lines` only after this."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"pipe still open {timeout}s later; got: {self.lines[-20:]}")
+
 
 class EmbeddedKafka:
     """The embedded cluster in its own process (tests/tools/embedded_kafka_main.cc)."""
@@ -267,7 +274,7 @@ class Sidecar:
         except (TimeoutError, EOFError) as e:  # never leave it running; say how it ended
             if self.proc.poll() is None:
                 self.proc.kill()
-            self.exit_code = self.proc.wait()
+            self.exit_code = self.wait()
             e.sidecar = self
             raise
         self.fields = dict(re.findall(r"(\w+)=(\S+)", ready))
@@ -276,11 +283,19 @@ class Sidecar:
     def url(self, path):
         return f"http://{self.http}{path}"
 
+    def wait(self, timeout=30):
+        """Waits for the process to exit and for its output to be read to the end; returns the
+        exit code."""
+        code = self.proc.wait(timeout=timeout)
+        self.log.join()
+        self.stdout.join()
+        return code
+
     def terminate(self, sig=signal.SIGTERM, timeout=30):
-        """Sends `sig` and returns the exit code."""
+        """Sends `sig` and returns the exit code once the output is read to its end."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.proc.wait(timeout=timeout)
+        return self.wait(timeout=timeout)
 
     def stop(self):
         if self.proc.poll() is None:

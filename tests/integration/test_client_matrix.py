@@ -264,7 +264,7 @@ class Run:
             self.kill()
             raise
         for reader in (self.out, self.err):
-            reader._thread.join(timeout=10)
+            reader.join()
         return rc
 
     def stop(self, timeout=WAIT):

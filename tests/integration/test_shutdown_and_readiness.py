@@ -73,7 +73,7 @@ def test_sigterm_should_serve_the_application_until_it_leaves_then_checkpoint_it
     rest = consume(app, 10)
     app.commit(asynchronous=False)
     app.close()
-    assert sidecar.proc.wait(timeout=30) == 0
+    assert sidecar.wait(timeout=30) == 0
     assert not any("drain time over" in l for l in sidecar.log.lines)
     done = {(m.partition(), m.offset()) for m in first + rest}
     expected = {p: max(o for q, o in done if q == p) + 1 for p, _ in done}
@@ -97,7 +97,7 @@ def test_sigterm_should_stop_waiting_for_open_connections_after_half_the_timeout
     try:
         started = time.time()
         sidecar.proc.send_signal(signal.SIGTERM)
-        assert sidecar.proc.wait(timeout=10) == 0
+        assert sidecar.wait(timeout=10) == 0
         assert 1.5 <= time.time() - started < 4
         assert any("drain time over" in l for l in sidecar.log.lines)
         assert any("final checkpoint durable" in l for l in sidecar.log.lines)
@@ -118,7 +118,7 @@ def test_shutdown_timeout_should_exit_at_once_and_leave_the_store_intact(
     sidecar = sidecar_factory(cluster, settings=settings)
     started = time.time()
     sidecar.proc.send_signal(signal.SIGTERM)
-    assert sidecar.proc.wait(timeout=10) == 1
+    assert sidecar.wait(timeout=10) == 1
     assert time.time() - started < 5
     assert any("shutdown.timeout reached" in l for l in sidecar.log.lines)
     again = Sidecar(sidecar.workdir, cluster.bootstrap, MANUAL)  # opens: integrity ok
@@ -133,7 +133,7 @@ def test_second_signal_should_exit_at_once(cluster, sidecar_factory):
     sidecar.proc.send_signal(signal.SIGTERM)
     sidecar.log.wait_for(lambda l: "shutting down" in l, 10, "the shutdown to start")
     sidecar.proc.send_signal(signal.SIGINT)
-    assert sidecar.proc.wait(timeout=10) == 1
+    assert sidecar.wait(timeout=10) == 1
     assert any("second stop signal" in l for l in sidecar.log.lines)
 
 

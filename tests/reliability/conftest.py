@@ -266,8 +266,12 @@ class App:
                 and json.loads(l)["event"] == kind]
 
     def wait(self, timeout=120):
+        """Exit code, once every line it wrote has been collected."""
         try:
-            return self.proc.wait(timeout=timeout)
+            code = self.proc.wait(timeout=timeout)
+            self.out.join()
+            self.err.join()
+            return code
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"the application did not finish within {timeout}s: "
