@@ -1,7 +1,10 @@
 #include "store/sqlite_checkpoint_store.h"
 
+#include "store/checkpoint_rows.h"
+
 #include <algorithm>
-#include <set>
+#include <cstdint>
+#include <iterator>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -9,9 +12,9 @@
 namespace tidemark::store {
 namespace {
 
-// The on-disk format, version 3. Specified in docs/store-format.md; any
+// The on-disk format, version 4. Specified in docs/store-format.md; any
 // change is a new version with a migration in migrate().
-constexpr const char* kSchemaV3 = R"sql(
+constexpr const char* kSchema = R"sql(
 CREATE TABLE meta(
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -26,7 +29,9 @@ CREATE TABLE checkpoints(
   id INTEGER PRIMARY KEY,
   created_at_ms INTEGER NOT NULL,
   trigger TEXT NOT NULL,
-  manifest BLOB NOT NULL
+  manifest BLOB NOT NULL,
+  base_id INTEGER NOT NULL DEFAULT 0,
+  retained INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE remote_outbox(
   checkpoint_id INTEGER PRIMARY KEY
@@ -35,7 +40,7 @@ CREATE TABLE remote_blobs(
   sha256 BLOB PRIMARY KEY,
   size INTEGER NOT NULL
 ) WITHOUT ROWID;
-INSERT INTO meta(key, value) VALUES('format_version', '3');
+INSERT INTO meta(key, value) VALUES('format_version', '4');
 )sql";
 
 // Version 1 kept a reference table (and an index on it) beside the
@@ -62,6 +67,15 @@ CREATE TABLE remote_blobs(sha256 BLOB PRIMARY KEY, size INTEGER NOT NULL) WITHOU
 UPDATE meta SET value = '3' WHERE key = 'format_version';
 )sql";
 
+// Version 4 stores most checkpoints as their change from the one before
+// (base_id), and keeps older rows that a retained one builds on (retained =
+// 0). Every row an older version wrote is a whole manifest, and retained.
+constexpr const char* kMigrate3To4 = R"sql(
+ALTER TABLE checkpoints ADD COLUMN base_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checkpoints ADD COLUMN retained INTEGER NOT NULL DEFAULT 1;
+UPDATE meta SET value = '4' WHERE key = 'format_version';
+)sql";
+
 // What the integrity check at open covers: every table but the blobs. The
 // blob table is nearly the whole file, and checking it would read all of it
 // before the restore reads the newest checkpoint's blobs again; each blob is
@@ -80,14 +94,6 @@ StatusOr<std::vector<std::string>> checkedTables(Database& db) {
   return tables;
 }
 
-StatusOr<Manifest> parseManifest(const std::string& bytes, int64_t id) {
-  Manifest m;
-  if (!m.ParseFromString(bytes)) {
-    return dataLoss("checkpoint " + std::to_string(id) + ": manifest does not parse");
-  }
-  return m;
-}
-
 }  // namespace
 
 StatusOr<std::unique_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::open(
@@ -99,7 +105,7 @@ StatusOr<std::unique_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::open(
   std::unique_ptr<SqliteCheckpointStore> store(
       new SqliteCheckpointStore(std::move(db), std::max<uint32_t>(retained, 1)));
   TM_RETURN_IF_ERROR(store->migrate());
-  TM_RETURN_IF_ERROR(store->loadReferences());
+  TM_RETURN_IF_ERROR(store->load());
   store->db_->takeOverWalCheckpoints();
   return store;
 }
@@ -112,7 +118,7 @@ Status SqliteCheckpointStore::migrate() {
   has_meta.reset();  // no statement may be reading while a migration drops tables
   if (fresh) {
     TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
-    TM_RETURN_IF_ERROR(db_->exec(kSchemaV3));
+    TM_RETURN_IF_ERROR(db_->exec(kSchema));
     return tx.commit();
   }
   TM_ASSIGN_OR_RETURN(Statement version,
@@ -120,9 +126,9 @@ Status SqliteCheckpointStore::migrate() {
   TM_ASSIGN_OR_RETURN(bool found, version.step());
   const std::string v = found ? version.columnText(0) : "";
   version.reset();
-  if (v != "1" && v != "2" && v != std::to_string(kFormatVersion)) {
+  if (v != "1" && v != "2" && v != "3" && v != std::to_string(kFormatVersion)) {
     return failedPrecondition("store format version '" + v +
-                              "' is not one this tidemark reads (it reads 1, 2 and 3)");
+                              "' is not one this tidemark reads (it reads 1 to 4)");
   }
   if (v == std::to_string(kFormatVersion)) return Status::ok();
   // Each step in its own transaction, oldest first: a crash between two
@@ -131,7 +137,8 @@ Status SqliteCheckpointStore::migrate() {
     const char* from;
     const char* sql;
   };
-  for (const Step& step : {Step{"1", kMigrate1To2}, Step{"2", kMigrate2To3}}) {
+  for (const Step& step :
+       {Step{"1", kMigrate1To2}, Step{"2", kMigrate2To3}, Step{"3", kMigrate3To4}}) {
     TM_ASSIGN_OR_RETURN(Statement now,
                         db_->prepare("SELECT value FROM meta WHERE key = 'format_version'"));
     TM_ASSIGN_OR_RETURN(bool has, now.step());
@@ -147,16 +154,49 @@ Status SqliteCheckpointStore::migrate() {
   return Status::ok();
 }
 
-// The blobs each retained checkpoint references, from the manifests, and
-// where each stored blob is.
-Status SqliteCheckpointStore::loadReferences() {
-  TM_ASSIGN_OR_RETURN(std::vector<Manifest> all, list());
-  for (const Manifest& m : all) track(m.id(), m);
+// Where each stored blob is, then every checkpoint row replayed in order:
+// which rows are whole and retained, the latest checkpoint, and each blob's
+// references (docs/store-format.md, "Reading").
+Status SqliteCheckpointStore::load() {
   TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT id, sha256 FROM blobs"));
   while (true) {
     TM_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
     blobs_[st.columnBlob(1)].row = st.columnInt(0);
+  }
+  st.reset();
+  StateView view;
+  uint64_t previous = 0;
+  const Manifest* latest_header = nullptr;
+  Manifest header;
+  TM_RETURN_IF_ERROR(replayCheckpoints(
+      *db_, 0, UINT64_MAX, view,
+      [&](const StateRef* before, const StateRef* after) {
+        if (after != nullptr) reference(*after);
+        if (before != nullptr) release(*before, previous);
+      },
+      [&](const ChainRow& r, const StateView&) {
+        rows_[r.id] = Row{r.whole, r.retained};
+        if (r.whole) {
+          whole_bytes_ = r.bytes;
+          chain_bytes_ = 0;
+        } else {
+          chain_bytes_ += r.bytes;
+        }
+        previous = r.id;
+        header = *r.header;
+        latest_header = &header;
+        return Status::ok();
+      }));
+  if (latest_header != nullptr) latest_ = view.manifest(*latest_header);
+  // A stored blob no checkpoint references (none should be: blobs and rows
+  // are written and dropped together) goes with the next pruning.
+  for (auto& entry : blobs_) {
+    Blob& b = entry.second;
+    if (b.live == 0 && !b.retired) {
+      b.retired = true;
+      retired_.emplace(0, &entry);
+    }
   }
   TM_ASSIGN_OR_RETURN(Statement remote, db_->prepare("SELECT sha256, size FROM remote_blobs"));
   while (true) {
@@ -167,13 +207,19 @@ Status SqliteCheckpointStore::loadReferences() {
   return Status::ok();
 }
 
-void SqliteCheckpointStore::track(uint64_t id, const Manifest& m) {
-  std::vector<BlobEntry*>& entries = refs_[id];
-  entries.reserve(static_cast<size_t>(m.state_size()));
-  for (const auto& s : m.state()) entries.push_back(&*blobs_.try_emplace(s.sha256()).first);
-  std::sort(entries.begin(), entries.end());  // a blob shared by keys counts once
-  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
-  for (BlobEntry* e : entries) ++e->second.references;
+void SqliteCheckpointStore::reference(const StateRef& ref) {
+  Blob& b = blobs_.try_emplace(ref.sha256()).first->second;
+  if (b.live++ == 0) b.retired = false;
+}
+
+void SqliteCheckpointStore::release(const StateRef& ref, uint64_t last_seen) {
+  auto it = blobs_.find(ref.sha256());
+  if (it == blobs_.end() || it->second.live == 0) return;  // never counted: nothing to undo
+  Blob& b = it->second;
+  if (--b.live > 0) return;
+  b.retired = true;
+  b.last_seen = last_seen;
+  retired_.emplace(last_seen, &*it);
 }
 
 // The statements every commit runs, prepared once (preparing them per
@@ -183,29 +229,43 @@ Status SqliteCheckpointStore::prepareWrites() {
   TM_ASSIGN_OR_RETURN(Statement put_blob,
                       db_->prepare("INSERT INTO blobs(sha256, size, data) VALUES(?, ?, ?)"));
   TM_ASSIGN_OR_RETURN(Statement put_checkpoint,
-                      db_->prepare("INSERT INTO checkpoints(id, created_at_ms, trigger, manifest) "
-                                   "VALUES(?, ?, ?, ?)"));
+                      db_->prepare("INSERT INTO checkpoints(id, created_at_ms, trigger, manifest, "
+                                   "base_id, retained) VALUES(?, ?, ?, ?, ?, 1)"));
   TM_ASSIGN_OR_RETURN(Statement drop_checkpoint,
                       db_->prepare("DELETE FROM checkpoints WHERE id = ?"));
+  TM_ASSIGN_OR_RETURN(Statement unretain,
+                      db_->prepare("UPDATE checkpoints SET retained = 0 WHERE id = ?"));
   TM_ASSIGN_OR_RETURN(Statement drop_blob, db_->prepare("DELETE FROM blobs WHERE id = ?"));
   TM_ASSIGN_OR_RETURN(Statement enqueue,
                       db_->prepare("INSERT OR IGNORE INTO remote_outbox(checkpoint_id) VALUES(?)"));
   TM_ASSIGN_OR_RETURN(Statement dequeue_dropped,
                       db_->prepare("DELETE FROM remote_outbox WHERE checkpoint_id = ?"));
   writes_.emplace(Writes{std::move(put_blob), std::move(put_checkpoint), std::move(drop_checkpoint),
-                         std::move(drop_blob), std::move(enqueue), std::move(dequeue_dropped)});
+                         std::move(unretain), std::move(drop_blob), std::move(enqueue),
+                         std::move(dequeue_dropped)});
   return Status::ok();
 }
 
-// One transaction: the new blobs and the checkpoint row. Dropping what falls
+// One transaction: the new blobs and the checkpoint row, which holds the
+// change from the latest checkpoint, or the whole manifest once the changes
+// stored since the last whole one add up to its size (so reading the latest
+// never replays more than about twice a whole manifest). Dropping what falls
 // out of retention is compact()'s, after the answer: it is not what the
 // application waits for.
 Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource& blobs) {
-  std::string encoded;
-  if (!manifest.SerializeToString(&encoded)) return internalError("manifest does not serialize");
   const uint64_t id = manifest.id();
-  if (refs_.count(id) > 0 || (!refs_.empty() && id < refs_.rbegin()->first)) {
+  if (!rows_.empty() && id <= rows_.rbegin()->first) {
     return internalError("checkpoint id " + std::to_string(id) + " is not newer than the latest");
+  }
+  static const Manifest kNone;
+  TM_ASSIGN_OR_RETURN(StateDiff diff, diffState(latest_ ? *latest_ : kNone, manifest));
+  std::string encoded;
+  if (!toDelta(manifest, diff).SerializeToString(&encoded)) {
+    return internalError("manifest does not serialize");
+  }
+  const bool whole = !latest_ || chain_bytes_ + encoded.size() >= whole_bytes_;
+  if (whole && !manifest.SerializeToString(&encoded)) {
+    return internalError("manifest does not serialize");
   }
   TM_RETURN_IF_ERROR(prepareWrites());
   TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
@@ -213,15 +273,13 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
   std::unordered_set<std::string_view> written;
   std::vector<std::pair<std::string_view, int64_t>> new_rows;  // known once committed
   CommitStats stats;
-  for (const auto& state : manifest.state()) {
+  for (const StateChange& change : diff.changes) {
+    if (change.after == nullptr) continue;
+    const StateRef& state = *change.after;
     const std::string& hash = state.sha256();
     auto known = blobs_.find(hash);
-    const bool stored =
-        known != blobs_.end() && (known->second.references > 0 || known->second.row != 0);
-    if (stored || !written.insert(hash).second) {  // stored once
-      stats.bytes_deduplicated += state.size();
-      continue;
-    }
+    const bool stored = known != blobs_.end() && (known->second.live > 0 || known->second.row != 0);
+    if (stored || !written.insert(hash).second) continue;  // stored once
     stats.bytes_written += state.size();
     auto data = blobs(hash);
     if (!data) return internalError("no data for state blob " + state.key());
@@ -230,12 +288,14 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
         put.bindBlob(1, hash).bind(2, static_cast<int64_t>(data->size())).bindBlob(3, *data).run());
     new_rows.emplace_back(hash, db_->lastInsertRowid());
   }
+  stats.bytes_deduplicated = diff.after_bytes - stats.bytes_written;
   Statement& cp = writes_->put_checkpoint;
   cp.reset();
   TM_RETURN_IF_ERROR(cp.bind(1, static_cast<int64_t>(id))
                          .bind(2, manifest.created_at_ms())
                          .bindText(3, manifest.trigger())
                          .bindBlob(4, encoded)
+                         .bind(5, whole ? 0 : static_cast<int64_t>(latest_->id()))
                          .run());
   if (replicating_) {
     Statement& q = writes_->enqueue;
@@ -243,9 +303,26 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
     TM_RETURN_IF_ERROR(q.bind(1, static_cast<int64_t>(id)).run());
   }
   TM_RETURN_IF_ERROR(tx.commit());
+
   last_commit_ = stats;
   for (const auto& [hash, row] : new_rows) blobs_[std::string(hash)].row = row;
-  track(id, manifest);
+  rows_[id] = Row{whole, true};
+  chain_bytes_ = whole ? 0 : chain_bytes_ + encoded.size();
+  if (whole) whole_bytes_ = encoded.size();
+  // New references first: a blob that moved between keys stays referenced.
+  const uint64_t previous = latest_ ? latest_->id() : 0;
+  for (const StateChange& c : diff.changes) {
+    if (c.after != nullptr) reference(*c.after);
+  }
+  for (const StateChange& c : diff.changes) {
+    if (c.before != nullptr) release(*c.before, previous);
+  }
+  if (latest_ && diff.aligned) {  // the same keys: update the changed ones in place
+    for (const StateChange& c : diff.changes) *latest_->mutable_state(c.after_index) = *c.after;
+    copyHeader(manifest, *latest_);
+  } else {
+    latest_ = manifest;
+  }
   return Status::ok();
 }
 
@@ -258,37 +335,58 @@ Status SqliteCheckpointStore::compact() {
   return Status::ok();
 }
 
-// One transaction: the checkpoints beyond the newest `retained_` and the
-// blobs no remaining one references. It is committed without its own fsync
-// (synchronous=NORMAL): the WAL keeps transactions in order, so it becomes
-// durable with the next checkpoint's fsync, and a crash before that loses
-// only the pruning, which the next prune() redoes. The in-memory reference
-// counts change only once the transaction has committed.
+// One transaction: beyond the newest `retained_` checkpoints, the rows no
+// retained one builds on are deleted and the others kept as links (retained
+// = 0); the blobs whose newest referencing checkpoint left retention are
+// deleted. It is committed without its own fsync (synchronous=NORMAL): the
+// WAL keeps transactions in order, so it becomes durable with the next
+// checkpoint's fsync, and a crash before that loses only the pruning, which
+// the next prune() redoes. The in-memory bookkeeping changes only once the
+// transaction has committed.
 Status SqliteCheckpointStore::prune() {
-  if (refs_.size() <= retained_) return Status::ok();
-  TM_RETURN_IF_ERROR(prepareWrites());
-  std::vector<uint64_t> dropped;
-  for (auto it = refs_.begin(); refs_.size() - dropped.size() > retained_; ++it) {
-    dropped.push_back(it->first);
+  std::vector<uint64_t> retained;
+  for (const auto& [id, row] : rows_) {
+    if (row.retained) retained.push_back(id);
   }
-  std::unordered_map<BlobEntry*, int64_t> dropped_refs;
-  for (uint64_t id : dropped) {
-    for (BlobEntry* e : refs_.at(id)) ++dropped_refs[e];
+  if (retained.size() <= retained_) return Status::ok();
+  TM_RETURN_IF_ERROR(prepareWrites());
+  const uint64_t oldest = retained[retained.size() - retained_];  // the oldest kept
+  auto chain = rows_.find(oldest);  // back to the whole row the oldest kept one builds on
+  while (!chain->second.whole) {
+    if (chain == rows_.begin())
+      return dataLoss("checkpoint " + std::to_string(oldest) + " has no whole manifest before it");
+    --chain;
+  }
+  const uint64_t base = chain->first;
+  std::vector<uint64_t> dropped, unretained;
+  for (auto it = rows_.begin(); it != rows_.end() && it->first < oldest; ++it) {
+    if (it->first < base) {
+      dropped.push_back(it->first);
+    } else if (it->second.retained) {
+      unretained.push_back(it->first);
+    }
+  }
+  std::unordered_set<BlobEntry*> unreferenced;  // a blob may be listed more than once
+  for (auto it = retired_.begin(); it != retired_.end() && it->first < oldest; ++it) {
+    const Blob& b = it->second->second;
+    if (b.retired && b.last_seen == it->first) unreferenced.insert(it->second);
   }
   TM_RETURN_IF_ERROR(db_->exec("PRAGMA synchronous=NORMAL"));
   Status s = [&]() -> Status {
     TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
-    Statement& drop = writes_->drop_checkpoint;
-    Statement& dequeue = writes_->dequeue_dropped;  // superseded, and gone
-    for (uint64_t id : dropped) {
-      drop.reset();
-      TM_RETURN_IF_ERROR(drop.bind(1, static_cast<int64_t>(id)).run());
-      dequeue.reset();
-      TM_RETURN_IF_ERROR(dequeue.bind(1, static_cast<int64_t>(id)).run());
+    Statement& dequeue = writes_->dequeue_dropped;  // superseded, and no longer retained
+    for (const auto* ids : {&dropped, &unretained}) {
+      for (uint64_t id : *ids) {
+        Statement& change = ids == &dropped ? writes_->drop_checkpoint : writes_->unretain;
+        change.reset();
+        TM_RETURN_IF_ERROR(change.bind(1, static_cast<int64_t>(id)).run());
+        dequeue.reset();
+        TM_RETURN_IF_ERROR(dequeue.bind(1, static_cast<int64_t>(id)).run());
+      }
     }
     Statement& gc = writes_->drop_blob;
-    for (const auto& [e, n] : dropped_refs) {
-      if (e->second.references > n || e->second.row == 0) continue;  // still held, or never stored
+    for (const BlobEntry* e : unreferenced) {
+      if (e->second.row == 0) continue;  // never stored
       gc.reset();
       TM_RETURN_IF_ERROR(gc.bind(1, e->second.row).run());
     }
@@ -298,44 +396,24 @@ Status SqliteCheckpointStore::prune() {
   TM_RETURN_IF_ERROR(s);
   // Every later commit must fsync: refuse to go on without it.
   if (!restored.isOk()) return restored.withPrefix("restoring synchronous=FULL");
-  for (uint64_t id : dropped) refs_.erase(id);
-  for (const auto& [e, n] : dropped_refs) {
-    e->second.references -= n;
-    if (e->second.references == 0) blobs_.erase(blobs_.find(e->first));
-  }
+  for (uint64_t id : dropped) rows_.erase(id);
+  for (uint64_t id : unretained) rows_[id].retained = false;
+  retired_.erase(retired_.begin(), retired_.lower_bound(oldest));
+  for (BlobEntry* e : unreferenced) blobs_.erase(blobs_.find(e->first));
   return Status::ok();
 }
 
-StatusOr<std::optional<Manifest>> SqliteCheckpointStore::queryOne(const std::string& sql,
-                                                                  int64_t arg, bool bind) {
-  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare(sql));
-  if (bind) st.bind(1, arg);
-  TM_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row) return std::optional<Manifest>();
-  TM_ASSIGN_OR_RETURN(Manifest m, parseManifest(st.columnBlob(1), st.columnInt(0)));
-  return std::optional<Manifest>(std::move(m));
-}
-
-StatusOr<std::optional<Manifest>> SqliteCheckpointStore::latest() {
-  return queryOne("SELECT id, manifest FROM checkpoints ORDER BY id DESC LIMIT 1", 0, false);
-}
+StatusOr<std::optional<Manifest>> SqliteCheckpointStore::latest() { return latest_; }
 
 StatusOr<std::optional<Manifest>> SqliteCheckpointStore::get(uint64_t id) {
-  return queryOne("SELECT id, manifest FROM checkpoints WHERE id = ?", static_cast<int64_t>(id),
-                  true);
+  if (latest_ && latest_->id() == id) return latest_;
+  auto row = rows_.find(id);
+  if (row == rows_.end() || !row->second.retained) return std::optional<Manifest>();
+  return readRetainedCheckpoint(*db_, id);
 }
 
 StatusOr<std::vector<Manifest>> SqliteCheckpointStore::list() {
-  TM_ASSIGN_OR_RETURN(Statement st,
-                      db_->prepare("SELECT id, manifest FROM checkpoints ORDER BY id DESC"));
-  std::vector<Manifest> out;
-  while (true) {
-    TM_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    TM_ASSIGN_OR_RETURN(Manifest m, parseManifest(st.columnBlob(1), st.columnInt(0)));
-    out.push_back(std::move(m));
-  }
-  return out;
+  return readRetainedCheckpoints(*db_);
 }
 
 StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {
@@ -361,9 +439,7 @@ StatusOr<bool> SqliteCheckpointStore::hasBlob(const std::string& hash) {
 }
 
 StatusOr<uint64_t> SqliteCheckpointStore::nextId(int64_t now_ms) {
-  TM_ASSIGN_OR_RETURN(Statement st, db_->prepare("SELECT max(id) FROM checkpoints"));
-  TM_ASSIGN_OR_RETURN(bool row, st.step());
-  const uint64_t last = row && !st.columnIsNull(0) ? static_cast<uint64_t>(st.columnInt(0)) : 0;
+  const uint64_t last = rows_.empty() ? 0 : rows_.rbegin()->first;
   return std::max(last + 1, static_cast<uint64_t>(std::max<int64_t>(now_ms, 0)) * 1000);
 }
 

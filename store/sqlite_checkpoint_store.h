@@ -1,7 +1,8 @@
 #pragma once
 
-// CheckpointStore on a local SQLite database, format version 3
-// (docs/store-format.md).
+// CheckpointStore on a local SQLite database, format version 4
+// (docs/store-format.md): most checkpoints are stored as their change from
+// the one before, so a checkpoint writes what changed, not every key.
 
 #include <map>
 #include <memory>
@@ -12,13 +13,14 @@
 #include <vector>
 
 #include "store/checkpoint_store.h"
+#include "store/manifest_delta.h"
 #include "store/sqlite.h"
 
 namespace tidemark::store {
 
 class SqliteCheckpointStore : public CheckpointStore {
  public:
-  static constexpr int kFormatVersion = 3;
+  static constexpr int kFormatVersion = 4;
 
   // Opens or creates the store at `path`, migrates an older format, and runs
   // PRAGMA integrity_check of every table but the blobs (each blob is
@@ -56,13 +58,17 @@ class SqliteCheckpointStore : public CheckpointStore {
   SqliteCheckpointStore(std::unique_ptr<Database> db, uint32_t retained)
       : db_(std::move(db)), retained_(retained) {}
   Status migrate();
-  Status loadReferences();
+  Status load();
   Status prune();
-  void track(uint64_t id, const Manifest& m);
-  StatusOr<std::optional<Manifest>> queryOne(const std::string& sql, int64_t arg, bool bind);
+  // Blob reference counting: a blob is held while a key of the latest
+  // checkpoint references it, and after that until the last checkpoint that
+  // did falls out of retention.
+  void reference(const StateRef& ref);
+  void release(const StateRef& ref, uint64_t last_seen);
 
   struct Writes {
-    Statement put_blob, put_checkpoint, drop_checkpoint, drop_blob, enqueue, dequeue_dropped;
+    Statement put_blob, put_checkpoint, drop_checkpoint, unretain, drop_blob, enqueue,
+        dequeue_dropped;
   };
   Status prepareWrites();
 
@@ -74,21 +80,35 @@ class SqliteCheckpointStore : public CheckpointStore {
   int migrated_from_ = 0;
   bool replicating_ = false;
   CommitStats last_commit_;  // the format version open() upgraded, if any
+  // The latest checkpoint, whole: the next commit is stored as its change
+  // from it, and restore and upload read it without replaying the chain.
+  std::optional<Manifest> latest_;
+  // Every checkpoint row: retained ones, and older ones a retained one
+  // builds on (links).
+  struct Row {
+    bool whole = false;
+    bool retained = true;
+  };
+  std::map<uint64_t, Row> rows_;
+  uint64_t whole_bytes_ = 0;  // the newest whole manifest's size
+  uint64_t chain_bytes_ = 0;  // the changes stored after it
   // Every blob known by hash, once: its row (blobs are found here, not by an
-  // index) and how many retained checkpoints reference it (a blob is stored
-  // iff counted). Each checkpoint's references point at these entries, so a
-  // checkpoint costs a pointer per key, not a copy of each hash: with 100,000
-  // keys and 10 retained checkpoints, sets of hash strings were about 100 MiB
-  // and most of a commit's CPU (allocation and comparisons).
+  // index), how many keys of the latest checkpoint reference it, and, once
+  // none does, the newest checkpoint that did (`last_seen`): the blob is
+  // deleted when that checkpoint leaves retention. Counting this way costs
+  // what a checkpoint changed, not a pass over every key.
   struct Blob {
     int64_t row = 0;  // 0: not stored (an empty manifest entry's)
-    int64_t references = 0;
+    int64_t live = 0;
+    bool retired = false;
+    uint64_t last_seen = 0;
   };
   using Blobs = std::unordered_map<std::string, Blob>;
   using BlobEntry = Blobs::value_type;
   Blobs blobs_;
-  // Retained checkpoint id -> the distinct blobs its manifest references.
-  std::map<uint64_t, std::vector<BlobEntry*>> refs_;
+  // Unreferenced blobs by last_seen. An entry whose blob was referenced again
+  // since (retired false, or another last_seen) is stale and skipped.
+  std::multimap<uint64_t, BlobEntry*> retired_;
   // The remote_blobs table (hash -> size), mirrored: every upload asks which
   // of a manifest's blobs the remote lacks and records what it now holds, and
   // answering that from SQLite cost a statement per key per upload.

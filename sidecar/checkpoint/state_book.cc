@@ -5,6 +5,7 @@
 #include <set>
 
 #include "store/checkpoint_store.h"
+#include "store/manifest_delta.h"
 
 namespace tidemark::checkpoint {
 namespace {
@@ -44,7 +45,7 @@ Status validateKey(const std::string& key) {
 }
 
 std::string scopedKey(const PartitionId& p, const std::string& key) {
-  return "#" + toHex(p.group) + "/" + p.topic + "/" + std::to_string(p.partition) + "/" + key;
+  return store::scopedIdentity(p.group, p.topic, p.partition, key);
 }
 
 bool isScopedKey(const std::string& internal) { return !internal.empty() && internal[0] == '#'; }

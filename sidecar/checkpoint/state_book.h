@@ -172,7 +172,9 @@ Status validateKey(const std::string& key);
 // the same book under an internal key no valid key can be ('#' is not a key
 // character): "#" + hex(group) + "/" + topic + "/" + partition + "/" + key.
 // Staged, sealed and checkpointed like instance state; manifests record the
-// partition apart (StateRef.partition), never this encoding.
+// partition apart (StateRef.partition), never this encoding. It is the
+// store's state identity (store::scopedIdentity), so the book's key order is
+// the order the store lists a manifest's state in.
 std::string scopedKey(const PartitionId& partition, const std::string& key);
 // The partition and key of an internal key; nullopt for instance-scoped keys.
 std::optional<std::pair<PartitionId, std::string>> parseScopedKey(const std::string& internal);

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "sidecar/base/digest.h"
+#include "store/checkpoint_rows.h"
 
 namespace tidemark::cli {
 
@@ -184,15 +185,18 @@ StatusOr<std::unique_ptr<StoreReader>> StoreReader::open(const std::string& path
                       d.prepare("SELECT value FROM meta WHERE key = 'format_version'"));
   TM_ASSIGN_OR_RETURN(bool found, version.step());
   const std::string v = found ? version.columnText(0) : "";
-  // Formats 1 to 3 keep checkpoints and blobs alike (docs/store-format.md).
-  if (v != "1" && v != "2" && v != "3") {
+  // Formats 1 to 3 keep a whole manifest per row; format 4 keeps most as the
+  // change from the row before (docs/store-format.md).
+  if (v != "1" && v != "2" && v != "3" && v != "4") {
     return failedPrecondition(path + ": store format version '" + v +
-                              "' is not one this tidemark reads (it reads 1, 2 and 3)");
+                              "' is not one this tidemark reads (it reads 1 to 4)");
   }
+  reader->rows_are_changes_ = v == "4";
   return reader;
 }
 
 StatusOr<std::vector<Manifest>> StoreReader::list() {
+  if (rows_are_changes_) return store::readRetainedCheckpoints(*db_);
   TM_ASSIGN_OR_RETURN(store::Statement st,
                       db_->prepare("SELECT id, manifest FROM checkpoints ORDER BY id DESC"));
   std::vector<Manifest> out;
@@ -205,6 +209,7 @@ StatusOr<std::vector<Manifest>> StoreReader::list() {
 }
 
 StatusOr<std::optional<Manifest>> StoreReader::get(uint64_t id) {
+  if (rows_are_changes_) return store::readRetainedCheckpoint(*db_, id);
   TM_ASSIGN_OR_RETURN(store::Statement st,
                       db_->prepare("SELECT manifest FROM checkpoints WHERE id = ?"));
   TM_ASSIGN_OR_RETURN(bool row, st.bind(1, static_cast<int64_t>(id)).step());

@@ -52,7 +52,7 @@ StatusOr<store::Manifest> resolve(Source& source, std::optional<uint64_t> id);
 class StoreReader {
  public:
   // NotFound when `path` does not exist; FailedPrecondition when it is not a
-  // tidemark store of a format this tidemark reads (1 to 3); DataLoss when it
+  // tidemark store of a format this tidemark reads (1 to 4); DataLoss when it
   // is not an SQLite database.
   static StatusOr<std::unique_ptr<StoreReader>> open(const std::string& path);
   ~StoreReader() { (void)db_->exec("COMMIT"); }
@@ -69,8 +69,9 @@ class StoreReader {
  private:
   explicit StoreReader(std::unique_ptr<store::Database> db) : db_(std::move(db)) {}
   std::unique_ptr<store::Database> db_;
+  bool rows_are_changes_ = false;  // format 4 (store/checkpoint_rows.h)
   // Stored blob -> its rowid, read once: format 3 has no index on sha256
-  // (docs/store-format.md), and rowid is the key in formats 1 to 3 alike.
+  // (docs/store-format.md), and rowid is the key in formats 1 to 4 alike.
   std::optional<std::map<std::string, int64_t>> blob_rows_;
 };
 

@@ -373,12 +373,14 @@ def test_should_read_an_older_store_format_without_upgrading_it(live, tmp_path):
             PRAGMA journal_mode=WAL;""")
         db.executemany("INSERT INTO blobs VALUES(?, ?, ?)",
                        src.execute("SELECT sha256, size, data FROM blobs").fetchall())
+        # Format 2 rows are whole manifests; format 4 stores the first checkpoint whole too.
         db.executemany("INSERT INTO checkpoints VALUES(?, ?, ?, ?)",
-                       src.execute("SELECT * FROM checkpoints").fetchall())
-    expected = run("show", live.second, "--store", live.store, "--json").stdout
-    assert run("show", live.second, "--store", old, "--json").stdout == expected
+                       src.execute("SELECT id, created_at_ms, trigger, manifest FROM checkpoints "
+                                   "WHERE base_id = 0").fetchall())
+    expected = run("show", live.first, "--store", live.store, "--json").stdout
+    assert run("show", live.first, "--store", old, "--json").stdout == expected
     exported = tmp_path / "from-old.tmckpt"
-    assert run("export", live.second, exported, "--store", old).returncode == 0
+    assert run("export", live.first, exported, "--store", old).returncode == 0
     with sqlite3.connect(old) as db:
         assert db.execute("SELECT value FROM meta").fetchall() == [("2",)]
         assert "remote_outbox" not in str(db.execute("SELECT name FROM sqlite_master").fetchall())

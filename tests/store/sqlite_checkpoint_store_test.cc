@@ -415,6 +415,166 @@ TEST_F(StoreTest, ShouldMigrateAFormat1StoreKeepingEveryCheckpointAndBlob) {
   EXPECT_EQ(tables->columnInt(0), 0);
 }
 
+// ---- manifests as changes (format 4)
+
+// `count` keys "key-NNNN" with one value each, the ones in `changed` in their
+// `version`-th value.
+std::map<std::string, std::string> keys(int count, const std::map<int, int>& changed = {}) {
+  std::map<std::string, std::string> state;
+  for (int i = 0; i < count; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "key-%04d", i);
+    auto it = changed.find(i);
+    state[name] =
+        "value " + std::to_string(i) + " v" + std::to_string(it == changed.end() ? 0 : it->second);
+  }
+  return state;
+}
+
+struct RowInfo {
+  int64_t base_id = -1;
+  int64_t retained = -1;
+  int64_t bytes = -1;
+};
+
+RowInfo rowInfo(const std::string& path, uint64_t id) {
+  auto db = Database::open(path, false);
+  auto st =
+      (*db)->prepare("SELECT base_id, retained, length(manifest) FROM checkpoints WHERE id = ?");
+  RowInfo info;
+  if (*st->bind(1, static_cast<int64_t>(id)).step()) {
+    info = {st->columnInt(0), st->columnInt(1), st->columnInt(2)};
+  }
+  return info;
+}
+
+TEST_F(StoreTest, ShouldStoreOnlyTheChangedKeysWhenMostStateIsUnchanged) {
+  auto store = open();
+  Built one = build(1, keys(1000), 1);
+  ASSERT_TRUE(store->commit(one.manifest, one.source()).isOk());
+  Built two = build(2, keys(1000, {{17, 1}}), 2);
+  ASSERT_TRUE(store->commit(two.manifest, two.source()).isOk());
+  EXPECT_EQ(store->lastCommit().bytes_written, two.by_hash.at(sha256("value 17 v1")).size());
+
+  const RowInfo whole = rowInfo(path_, 1), change = rowInfo(path_, 2);
+  EXPECT_EQ(whole.base_id, 0);
+  EXPECT_EQ(change.base_id, 1);
+  EXPECT_LT(change.bytes * 100, whole.bytes) << "the change stored more than the changed key";
+  EXPECT_EQ((*store->get(2))->SerializeAsString(), two.manifest.SerializeAsString());
+  store.reset();
+  auto again = open();
+  EXPECT_EQ((*again->latest())->SerializeAsString(), two.manifest.SerializeAsString());
+  EXPECT_EQ((*again->get(1))->SerializeAsString(), one.manifest.SerializeAsString());
+}
+
+TEST_F(StoreTest, ShouldStoreAWholeManifestOnceTheChangesAddUpToOne) {
+  auto store = open();
+  std::vector<int64_t> bases;
+  for (uint64_t id = 1; id <= 12; ++id) {
+    std::map<int, int> changed;
+    for (int k = 0; k < 10; ++k) changed[static_cast<int>(id * 10) + k] = static_cast<int>(id);
+    Built b = build(id, keys(200, changed), static_cast<int64_t>(id));  // 5% of keys each time
+    ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+    bases.push_back(rowInfo(path_, id).base_id);
+  }
+  // Whole, then changes until they add up to a whole manifest, then whole again.
+  EXPECT_EQ(bases.front(), 0);
+  const auto wholes = std::count(bases.begin(), bases.end(), 0);
+  EXPECT_GE(wholes, 2);
+  EXPECT_LE(wholes, 4);
+  for (size_t i = 1; i < bases.size(); ++i) {
+    if (bases[i] != 0) {
+      EXPECT_EQ(bases[i], static_cast<int64_t>(i)) << "a change of the one before";
+    }
+  }
+}
+
+// The oldest retained checkpoint builds on rows that left retention: those
+// stay as links, unlisted, until a newer whole manifest makes them unneeded.
+TEST_F(StoreTest, ShouldReadEveryRetainedCheckpointWhenWhatItBuildsOnLeftRetention) {
+  std::vector<Manifest> committed;
+  {
+    auto store = open(/*retained=*/2);
+    for (uint64_t id = 1; id <= 6; ++id) {
+      Built b = build(id, keys(500, {{0, static_cast<int>(id)}}), static_cast<int64_t>(id));
+      ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+      ASSERT_TRUE(store->compact().isOk());
+      committed.push_back(b.manifest);
+    }
+    EXPECT_EQ(rowInfo(path_, 1).base_id, 0);
+    EXPECT_EQ(rowInfo(path_, 1).retained, 0);  // a link
+    EXPECT_EQ(rowInfo(path_, 4).retained, 0);
+    EXPECT_EQ(rowInfo(path_, 5).retained, 1);
+    EXPECT_FALSE(store->get(4)->has_value());
+    // key-0000's first values left with the checkpoints that held them.
+    EXPECT_FALSE(*store->hasBlob(sha256("value 0 v1")));
+    EXPECT_FALSE(*store->hasBlob(sha256("value 0 v4")));
+    EXPECT_TRUE(*store->hasBlob(sha256("value 0 v5")));
+    EXPECT_TRUE(*store->hasBlob(sha256("value 1 v0")));  // unchanged since the first
+  }
+  auto store = open(/*retained=*/2);
+  auto all = store->list();
+  ASSERT_TRUE(all.isOk()) << all.status().toString();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].SerializeAsString(), committed[5].SerializeAsString());
+  EXPECT_EQ((*all)[1].SerializeAsString(), committed[4].SerializeAsString());
+
+  // Every key changed: stored whole, and once it is the oldest retained,
+  // every row before it goes.
+  std::map<int, int> all_changed;
+  for (int k = 0; k < 500; ++k) all_changed[k] = 7;
+  for (uint64_t id = 7; id <= 8; ++id) {
+    Built b = build(id, keys(500, all_changed), static_cast<int64_t>(id));
+    ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+    ASSERT_TRUE(store->compact().isOk());
+  }
+  EXPECT_EQ(rowInfo(path_, 7).base_id, 0);
+  EXPECT_EQ(rowInfo(path_, 8).base_id, 7);
+  EXPECT_EQ(rowInfo(path_, 6).base_id, -1) << "row 6 should be gone";
+  EXPECT_EQ(rowInfo(path_, 1).base_id, -1) << "row 1 should be gone";
+  EXPECT_FALSE(*store->hasBlob(sha256("value 1 v0")));
+  EXPECT_TRUE(*store->hasBlob(sha256("value 1 v7")));
+}
+
+TEST_F(StoreTest, ShouldKeepABlobThatMovedToAnotherKeyInTheSameCheckpoint) {
+  auto store = open(/*retained=*/1);
+  auto state = keys(100);
+  state["a"] = "moving";
+  Built one = build(1, state, 1);
+  ASSERT_TRUE(store->commit(one.manifest, one.source()).isOk());
+  state.erase("a");
+  state["b"] = "moving";
+  Built two = build(2, state, 2);
+  ASSERT_TRUE(store->commit(two.manifest, two.source()).isOk());
+  ASSERT_EQ(rowInfo(path_, 2).base_id, 1);
+  ASSERT_TRUE(store->compact().isOk());
+  EXPECT_EQ(*store->readBlob(sha256("moving")), "moving");
+  store.reset();
+  auto again = open(/*retained=*/1);
+  ASSERT_TRUE(again->compact().isOk());
+  EXPECT_EQ(*again->readBlob(sha256("moving")), "moving");
+}
+
+TEST_F(StoreTest, ShouldRefuseAStoreMissingARowThatARetainedCheckpointBuildsOn) {
+  {
+    auto store = open();
+    for (uint64_t id = 1; id <= 3; ++id) {
+      Built b = build(id, keys(500, {{0, static_cast<int>(id)}}), static_cast<int64_t>(id));
+      ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+    }
+    ASSERT_EQ(rowInfo(path_, 3).base_id, 2);
+  }
+  {
+    auto db = Database::open(path_, false);
+    ASSERT_TRUE((*db)->exec("DELETE FROM checkpoints WHERE id = 2").isOk());
+  }
+  auto store = SqliteCheckpointStore::open(path_, 10);
+  ASSERT_FALSE(store.isOk());
+  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(store.status().message().find("checkpoint 3 changes checkpoint 2"), std::string::npos)
+      << store.status().message();
+}
+
 // A child process commits checkpoints as fast as it can and reports each id
 // once commit() returned; the parent kills it with SIGKILL at a random moment,
 // then opens the store: it must be intact, hold every reported checkpoint (or a
@@ -435,8 +595,12 @@ TEST_F(StoreTest, ShouldNeverLoseOrTearACheckpointWhenKilledAtRandomMoments) {
       if (!store.isOk()) _exit(3);
       for (uint64_t id = next_id;; ++id) {
         std::string blob(1024 + (id % 7) * 4096, static_cast<char>('a' + id % 26));
-        Built b =
-            build(id, {{"state", blob}, {"id", std::to_string(id)}}, static_cast<int64_t>(id));
+        // Unchanging keys too ("z-..." sort last), so most rows are changes.
+        std::map<std::string, std::string> state;
+        for (const auto& [key, value] : keys(50)) state["z-" + key] = value;
+        state["state"] = blob;
+        state["id"] = std::to_string(id);
+        Built b = build(id, state, static_cast<int64_t>(id));
         if (!(*store)->commit(b.manifest, b.source()).isOk()) _exit(4);
         if (write(fds[1], &id, sizeof(id)) != sizeof(id)) _exit(5);
         // As the coordinator does: compact after reporting, without an fsync
