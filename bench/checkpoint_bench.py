@@ -440,11 +440,12 @@ def section(data, plot_rel):
     a("blobs with new content (a rotating window, so every blob ages alike), references all of")
     a("them and 64 partition offsets, and prunes the oldest retained checkpoint, deleting the")
     a("blobs only it held (as many as one checkpoint changes: hence one store per fraction).")
-    a("Unchanged blobs are not written again (content addressed); every key still costs a")
-    a("lookup and its entry in the manifest, which lists every key in every checkpoint, so")
-    a("a checkpoint costs a term per key (the 0% row) plus one per changed byte. Bytes")
-    a("written as above: WAL frames (whole pages) plus SQLite's copies of them into the")
-    a("database.")
+    a("Unchanged blobs are not written again (content addressed), and the store keeps most")
+    a("manifests as their change from the one before (store format 4,")
+    a("[store-format.md](store-format.md#manifests-as-changes)), so what a checkpoint writes")
+    a("follows the changed bytes; what remains per key is a comparison in memory with the")
+    a("previous manifest (the 0% row). Bytes written as above: WAL frames (whole pages) plus")
+    a("SQLite's copies of them into the database.")
     a("")
     for r in results["changed"]:
         a(f"**{r['state_bytes'] / MIB:.0f} MiB in {r['blobs']:,} blobs of "

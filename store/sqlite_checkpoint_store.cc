@@ -9,6 +9,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <google/protobuf/io/coded_stream.h>
+
 namespace tidemark::store {
 namespace {
 
@@ -259,12 +261,20 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
   }
   static const Manifest kNone;
   TM_ASSIGN_OR_RETURN(StateDiff diff, diffState(latest_ ? *latest_ : kNone, manifest));
-  std::string encoded;
-  if (!toDelta(manifest, diff).SerializeToString(&encoded)) {
-    return internalError("manifest does not serialize");
+  // The change's size, estimated from its keys, decides before anything is
+  // serialized: a state that changed entirely is encoded once, whole.
+  const auto field = [](size_t n) {  // a length-delimited field's bytes: tag, length, value
+    return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(n) + n;
+  };
+  uint64_t change_bytes = field(headerOf(manifest).ByteSizeLong());
+  for (const StateChange& c : diff.changes) {
+    change_bytes +=
+        field(c.after != nullptr ? c.after->ByteSizeLong() : c.before->key().size() + 32);
   }
-  const bool whole = !latest_ || chain_bytes_ + encoded.size() >= whole_bytes_;
-  if (whole && !manifest.SerializeToString(&encoded)) {
+  const bool whole = !latest_ || chain_bytes_ + change_bytes >= whole_bytes_;
+  std::string encoded;
+  if (!(whole ? manifest.SerializeToString(&encoded)
+              : toDelta(manifest, diff).SerializeToString(&encoded))) {
     return internalError("manifest does not serialize");
   }
   TM_RETURN_IF_ERROR(prepareWrites());
