@@ -1,6 +1,8 @@
 #include "sidecar/checkpoint/coordinator.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 #include "sidecar/base/log.h"
 
@@ -294,18 +296,24 @@ void Coordinator::commit(const std::string& trigger) {
         }
         manifest->set_id(*id);
         // Entries without bytes are in the store already (durable()), so
-        // the store never asks for them.
-        std::map<std::string, const std::string*> by_hash;
-        for (const auto& [key, entry] : view->state) {
-          if (entry.resident()) by_hash[entry.sha256] = entry.data.get();
-        }
+        // the store never asks for them. It asks only for blobs it does not
+        // hold, so the index is built at the first question: a checkpoint
+        // that changed nothing never builds it.
+        std::unordered_map<std::string_view, const std::string*> by_hash;
+        bool indexed = false;
         r.status =
             store.commit(*manifest, [&](const std::string& h) -> std::optional<std::string_view> {
+              if (!indexed) {
+                for (const auto& [key, entry] : view->state) {
+                  if (entry.resident()) by_hash.emplace(entry.sha256, entry.data.get());
+                }
+                indexed = true;
+              }
               auto it = by_hash.find(h);
               if (it == by_hash.end()) return std::nullopt;
               return std::string_view(*it->second);
             });
-        r.manifest = *manifest;
+        r.manifest = std::move(*manifest);  // nothing reads it after the commit
         if (r.status.isOk()) r.written = store.lastCommit();
         r.duration_us = monotonicUs() - started;
         return r;
@@ -418,13 +426,15 @@ void Coordinator::finish(uint64_t seal, Result r) {
   stats_.last_duration_us = r.duration_us;
   stats_.last_completed_ms = last_end_ms_;
   durable_seal_ = std::max(durable_seal_, seal);
-  retained_.insert(retained_.begin(), r.manifest);
+  const uint64_t id = r.manifest.id();
+  retained_.insert(retained_.begin(), std::move(r.manifest));  // a copy is a term per key
   if (retained_.size() > options_.retained) retained_.resize(options_.retained);
+  const store::Manifest& committed = retained_.front();
   TM_LOG(Info, "checkpoint", "checkpoint committed")
-      .kv("id", r.manifest.id())
-      .kv("trigger", r.manifest.trigger())
-      .kv("offsets", r.manifest.offsets_size())
-      .kv("state_keys", r.manifest.state_size())
+      .kv("id", committed.id())
+      .kv("trigger", committed.trigger())
+      .kv("offsets", committed.offsets_size())
+      .kv("state_keys", committed.state_size())
       .kv("duration_us", r.duration_us);
   // Listeners first: the upstream mirror of the app's commits must go out
   // before a LeaveGroup released by a waiter, or the group would reject it.
@@ -444,7 +454,7 @@ void Coordinator::finish(uint64_t seal, Result r) {
   std::vector<Waiter> still;
   for (auto& w : waiters_) {
     if (w.seal <= durable_seal_) {
-      w.done(r.manifest.id());
+      w.done(id);
     } else {
       still.push_back(std::move(w));
     }
