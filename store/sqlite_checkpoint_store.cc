@@ -1,15 +1,14 @@
 #include "store/sqlite_checkpoint_store.h"
 
-#include "store/checkpoint_rows.h"
-
 #include <algorithm>
 #include <cstdint>
-#include <iterator>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
 #include <google/protobuf/io/coded_stream.h>
+
+#include "store/checkpoint_rows.h"
 
 namespace tidemark::store {
 namespace {
