@@ -1,6 +1,7 @@
 #include "store/sqlite_checkpoint_store.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <unordered_set>
@@ -173,7 +174,7 @@ Status SqliteCheckpointStore::load() {
   TM_RETURN_IF_ERROR(replayCheckpoints(
       *db_, 0, UINT64_MAX, view,
       [&](const StateRef* before, const StateRef* after) {
-        if (after != nullptr) reference(*after);
+        if (after != nullptr) reference(blobs_.try_emplace(after->sha256()).first->second);
         if (before != nullptr) release(*before, previous);
       },
       [&](const ChainRow& r, const StateView&) {
@@ -196,7 +197,7 @@ Status SqliteCheckpointStore::load() {
     Blob& b = entry.second;
     if (b.live == 0 && !b.retired) {
       b.retired = true;
-      retired_.emplace(0, &entry);
+      retired_.emplace_front(0, &entry);  // 0: before every checkpoint
     }
   }
   TM_ASSIGN_OR_RETURN(Statement remote, db_->prepare("SELECT sha256, size FROM remote_blobs"));
@@ -208,8 +209,7 @@ Status SqliteCheckpointStore::load() {
   return Status::ok();
 }
 
-void SqliteCheckpointStore::reference(const StateRef& ref) {
-  Blob& b = blobs_.try_emplace(ref.sha256()).first->second;
+void SqliteCheckpointStore::reference(Blob& b) {
   if (b.live++ == 0) b.retired = false;
 }
 
@@ -220,7 +220,7 @@ void SqliteCheckpointStore::release(const StateRef& ref, uint64_t last_seen) {
   if (--b.live > 0) return;
   b.retired = true;
   b.last_seen = last_seen;
-  retired_.emplace(last_seen, &*it);
+  retired_.emplace_back(last_seen, &*it);  // last_seen never decreases
 }
 
 // The statements every commit runs, prepared once (preparing them per
@@ -277,52 +277,62 @@ Status SqliteCheckpointStore::commit(const Manifest& manifest, const BlobSource&
     return internalError("manifest does not serialize");
   }
   TM_RETURN_IF_ERROR(prepareWrites());
-  TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
-  Statement& put = writes_->put_blob;
-  std::unordered_set<std::string_view> written;
-  std::vector<std::pair<std::string_view, int64_t>> new_rows;  // known once committed
+  // Each changed key's blob entry, found once: created here if new, and
+  // forgotten again if the transaction fails.
+  std::vector<BlobEntry*> referenced, created;
+  std::vector<std::pair<BlobEntry*, int64_t>> new_rows;  // known once committed
   CommitStats stats;
-  for (const StateChange& change : diff.changes) {
-    if (change.after == nullptr) continue;
-    const StateRef& state = *change.after;
-    const std::string& hash = state.sha256();
-    auto known = blobs_.find(hash);
-    const bool stored = known != blobs_.end() && (known->second.live > 0 || known->second.row != 0);
-    if (stored || !written.insert(hash).second) continue;  // stored once
-    stats.bytes_written += state.size();
-    auto data = blobs(hash);
-    if (!data) return internalError("no data for state blob " + state.key());
-    put.reset();
-    TM_RETURN_IF_ERROR(
-        put.bindBlob(1, hash).bind(2, static_cast<int64_t>(data->size())).bindBlob(3, *data).run());
-    new_rows.emplace_back(hash, db_->lastInsertRowid());
+  Status s = [&]() -> Status {
+    TM_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
+    Statement& put = writes_->put_blob;
+    std::unordered_set<const BlobEntry*> written;
+    for (const StateChange& change : diff.changes) {
+      if (change.after == nullptr) continue;
+      const StateRef& state = *change.after;
+      auto [entry, added] = blobs_.try_emplace(state.sha256());
+      if (added) created.push_back(&*entry);
+      referenced.push_back(&*entry);
+      const bool stored = entry->second.live > 0 || entry->second.row != 0;
+      if (stored || !written.insert(&*entry).second) continue;  // stored once
+      stats.bytes_written += state.size();
+      auto data = blobs(state.sha256());
+      if (!data) return internalError("no data for state blob " + state.key());
+      put.reset();
+      TM_RETURN_IF_ERROR(put.bindBlob(1, state.sha256())
+                             .bind(2, static_cast<int64_t>(data->size()))
+                             .bindBlob(3, *data)
+                             .run());
+      new_rows.emplace_back(&*entry, db_->lastInsertRowid());
+    }
+    Statement& cp = writes_->put_checkpoint;
+    cp.reset();
+    TM_RETURN_IF_ERROR(cp.bind(1, static_cast<int64_t>(id))
+                           .bind(2, manifest.created_at_ms())
+                           .bindText(3, manifest.trigger())
+                           .bindBlob(4, encoded)
+                           .bind(5, whole ? 0 : static_cast<int64_t>(latest_->id()))
+                           .run());
+    if (replicating_) {
+      Statement& q = writes_->enqueue;
+      q.reset();
+      TM_RETURN_IF_ERROR(q.bind(1, static_cast<int64_t>(id)).run());
+    }
+    return tx.commit();
+  }();
+  if (!s.isOk()) {
+    for (BlobEntry* e : created) blobs_.erase(blobs_.find(e->first));
+    return s;
   }
-  stats.bytes_deduplicated = diff.after_bytes - stats.bytes_written;
-  Statement& cp = writes_->put_checkpoint;
-  cp.reset();
-  TM_RETURN_IF_ERROR(cp.bind(1, static_cast<int64_t>(id))
-                         .bind(2, manifest.created_at_ms())
-                         .bindText(3, manifest.trigger())
-                         .bindBlob(4, encoded)
-                         .bind(5, whole ? 0 : static_cast<int64_t>(latest_->id()))
-                         .run());
-  if (replicating_) {
-    Statement& q = writes_->enqueue;
-    q.reset();
-    TM_RETURN_IF_ERROR(q.bind(1, static_cast<int64_t>(id)).run());
-  }
-  TM_RETURN_IF_ERROR(tx.commit());
 
+  stats.bytes_deduplicated = diff.after_bytes - stats.bytes_written;
   last_commit_ = stats;
-  for (const auto& [hash, row] : new_rows) blobs_[std::string(hash)].row = row;
+  for (const auto& [entry, row] : new_rows) entry->second.row = row;
   rows_[id] = Row{whole, true};
   chain_bytes_ = whole ? 0 : chain_bytes_ + encoded.size();
   if (whole) whole_bytes_ = encoded.size();
   // New references first: a blob that moved between keys stays referenced.
   const uint64_t previous = latest_ ? latest_->id() : 0;
-  for (const StateChange& c : diff.changes) {
-    if (c.after != nullptr) reference(*c.after);
-  }
+  for (BlobEntry* e : referenced) reference(e->second);
   for (const StateChange& c : diff.changes) {
     if (c.before != nullptr) release(*c.before, previous);
   }
@@ -376,7 +386,8 @@ Status SqliteCheckpointStore::prune() {
     }
   }
   std::unordered_set<BlobEntry*> unreferenced;  // a blob may be listed more than once
-  for (auto it = retired_.begin(); it != retired_.end() && it->first < oldest; ++it) {
+  size_t expired = 0;
+  for (auto it = retired_.begin(); it != retired_.end() && it->first < oldest; ++it, ++expired) {
     const Blob& b = it->second->second;
     if (b.retired && b.last_seen == it->first) unreferenced.insert(it->second);
   }
@@ -407,7 +418,7 @@ Status SqliteCheckpointStore::prune() {
   if (!restored.isOk()) return restored.withPrefix("restoring synchronous=FULL");
   for (uint64_t id : dropped) rows_.erase(id);
   for (uint64_t id : unretained) rows_[id].retained = false;
-  retired_.erase(retired_.begin(), retired_.lower_bound(oldest));
+  retired_.erase(retired_.begin(), retired_.begin() + static_cast<std::ptrdiff_t>(expired));
   for (BlobEntry* e : unreferenced) blobs_.erase(blobs_.find(e->first));
   return Status::ok();
 }

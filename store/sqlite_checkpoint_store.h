@@ -4,6 +4,7 @@
 // (docs/store-format.md): most checkpoints are stored as their change from
 // the one before, so a checkpoint writes what changed, not every key.
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,7 +64,8 @@ class SqliteCheckpointStore : public CheckpointStore {
   // Blob reference counting: a blob is held while a key of the latest
   // checkpoint references it, and after that until the last checkpoint that
   // did falls out of retention.
-  void reference(const StateRef& ref);
+  struct Blob;
+  void reference(Blob& blob);
   void release(const StateRef& ref, uint64_t last_seen);
 
   struct Writes {
@@ -106,9 +108,10 @@ class SqliteCheckpointStore : public CheckpointStore {
   using Blobs = std::unordered_map<std::string, Blob>;
   using BlobEntry = Blobs::value_type;
   Blobs blobs_;
-  // Unreferenced blobs by last_seen. An entry whose blob was referenced again
-  // since (retired false, or another last_seen) is stale and skipped.
-  std::multimap<uint64_t, BlobEntry*> retired_;
+  // Unreferenced blobs in order of last_seen (appended as they retire, which
+  // is in checkpoint order). An entry whose blob was referenced again since
+  // (retired false, or another last_seen) is stale and skipped.
+  std::deque<std::pair<uint64_t, BlobEntry*>> retired_;
   // The remote_blobs table (hash -> size), mirrored: every upload asks which
   // of a manifest's blobs the remote lacks and records what it now holds, and
   // answering that from SQLite cost a statement per key per upload.
