@@ -2,9 +2,14 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include "protocol/store/remote.pb.h"
 #include "sidecar/base/digest.h"
 #include "sidecar/base/log.h"
+#include "store/manifest_delta.h"
 
 namespace tidemark::kafka {
 namespace {
@@ -209,20 +214,52 @@ Status KafkaRemoteBackend::sendBlob(Batch& batch, const std::string& hash, std::
 
 // A record larger than the producer's limit (chunk_bytes + 64 KiB) would be
 // refused for good (MSG_SIZE_TOO_LARGE): a manifest lists every state key, so
-// past some 6,000 keys at the default chunk size it travels as a blob, and the
-// record says which.
+// past some 6,000 keys at the default chunk size its state list travels as a
+// blob, and the record (the manifest without its state) says which. The list
+// alone is content addressed, so while the keys stay the same the blob does
+// too and is not sent again.
 StatusOr<std::string> KafkaRemoteBackend::manifestRecord(Batch& batch,
                                                          const store::Manifest& manifest) {
   store::v1::RemoteManifest record;
   record.set_chunk_bytes(options_.chunk_bytes);
-  record.set_format_version(kRecordVersion);
-  *record.mutable_manifest() = manifest;
-  if (record.ByteSizeLong() <= options_.chunk_bytes) return record.SerializeAsString();
-  record.clear_manifest();
+  // The record's other fields take under 32 bytes.
+  if (manifest.ByteSizeLong() + 32 <= options_.chunk_bytes) {
+    record.set_format_version(kRecordVersion);
+    *record.mutable_manifest() = manifest;
+    return record.SerializeAsString();
+  }
   record.set_format_version(kByReference);
-  TM_ASSIGN_OR_RETURN(*record.mutable_manifest_blob(),
-                      sendRecordBlob(batch, manifest.SerializeAsString(), manifest_blobs_));
+  store::copyHeader(manifest, *record.mutable_manifest());
+  const std::string list = stateList(manifest);
+  const std::string hash = sha256(list);
+  if (hash == acked_state_list_) {
+    record.mutable_manifest_blob()->set_sha256(hash);
+    record.mutable_manifest_blob()->set_size(list.size());
+    manifest_blobs_[hash] = list.size();
+  } else {
+    TM_ASSIGN_OR_RETURN(*record.mutable_manifest_blob(),
+                        sendRecordBlob(batch, list, manifest_blobs_));
+  }
   return record.SerializeAsString();
+}
+
+// The encoding of a Manifest that holds only `manifest`'s state, written
+// without copying the state (a copy is a term per key).
+std::string KafkaRemoteBackend::stateList(const store::Manifest& manifest) {
+  using google::protobuf::internal::WireFormatLite;
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream raw(&out);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    const uint32_t tag = WireFormatLite::MakeTag(store::Manifest::kStateFieldNumber,
+                                                 WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+    for (const auto& ref : manifest.state()) {
+      coded.WriteTag(tag);
+      coded.WriteVarint32(static_cast<uint32_t>(ref.ByteSizeLong()));
+      ref.SerializeWithCachedSizes(&coded);
+    }
+  }
+  return out;
 }
 
 // A partition's record: the record itself, or (its state list too large for
@@ -311,6 +348,7 @@ Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
   TM_RETURN_IF_ERROR(send(batch, manifestKey(), &manifest_value));
   TM_RETURN_IF_ERROR(await(batch));
   for (auto& [id, record] : sending) sent_partitions_[id] = std::move(record.second);
+  acked_state_list_ = manifest_blobs_.empty() ? "" : manifest_blobs_.begin()->first;
   return Status::ok();
 }
 

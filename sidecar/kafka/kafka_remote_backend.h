@@ -74,6 +74,7 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   // The manifest's record: the manifest itself, or (too large for one record)
   // a reference to it, its chunks added to `batch`.
   StatusOr<std::string> manifestRecord(Batch& batch, const store::Manifest& manifest);
+  static std::string stateList(const store::Manifest& manifest);
   StatusOr<std::string> partitionRecord(Batch& batch, store::PartitionCheckpoint p,
                                         std::map<std::string, uint64_t>& record_blobs);
   store::v1::RemoteKey ownKey() const;
@@ -91,6 +92,10 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   bool topic_checked_ = false;
   uint64_t last_upload_bytes_ = 0;
   std::map<std::string, uint64_t> manifest_blobs_;  // the last upload's manifest's blob
+  // The state-list blob of the last manifest the remote acknowledged: while
+  // the state keys stay the same, the next manifest points at it again
+  // rather than sending it anew (the Replicator keeps it pinned).
+  std::string acked_state_list_;
   // What was last sent per partition, id and time left out: an unchanged
   // partition is not sent again. Its record's own blob (a large state list's)
   // stays needed while the record is live.

@@ -12,6 +12,7 @@
 #include "sidecar/base/digest.h"
 #include "sidecar/base/log.h"
 #include "sidecar/kafka/kafka_remote_backend.h"
+#include "store/manifest_delta.h"
 
 namespace tidemark::kafka {
 namespace {
@@ -235,12 +236,13 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
     if (parsed && record.format_version() == kRecordVersion) {
       out.latest = record.manifest();
     } else if (parsed && record.format_version() == kByReference) {
-      store::Manifest m;
+      store::Manifest m;  // the blob: a Manifest holding only the state
       if (!parseRecordBlob(out.blobs, record.manifest_blob(), m)) {
-        return dataLoss("the remote manifest record points at manifest blob " +
+        return dataLoss("the remote manifest record points at state-list blob " +
                         toHex(record.manifest_blob().sha256()) +
                         ", which the remote does not hold whole");
       }
+      store::copyHeader(record.manifest(), m);
       out.latest = std::move(m);
     } else {
       TM_LOG(Warn, "remote", "skipping a manifest this version cannot read");

@@ -192,6 +192,15 @@ def test_should_restore_a_manifest_too_large_for_one_record_from_its_blob(cluste
         live = live_blob_hashes(records)
         assert dict(records)[manifest_key][:2] == b"\x08\x02", "not sent by reference"
         assert len(live) == want, "a superseded manifest's or value's blob was not deleted"
+        # The same keys and values, a new offset: the state list (~80 KiB) is
+        # not sent again; the new manifest record points at the same blob.
+        sent = metric(first, "tidemark_remote_uploaded_bytes_total")
+        checkpoint(first, "weights-v2", 43)
+        wait_for(lambda: uploaded(first) >= 3, 30, "the third upload")
+        assert metric(first, "tidemark_remote_uploaded_bytes_total") - sent < 4096
+        again = latest_records(cluster.bootstrap, lambda r: dict(r)[manifest_key] !=
+                               dict(records)[manifest_key])
+        assert live_blob_hashes(again) == live, "the unchanged state list was replaced"
     finally:
         first.stop()  # SIGKILL: the disk of node a is gone with it
     second = Sidecar(tmp_path / "node-b", cluster.bootstrap, small)
