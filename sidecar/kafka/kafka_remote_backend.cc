@@ -4,7 +4,6 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/wire_format_lite.h>
 
 #include "protocol/store/remote.pb.h"
 #include "sidecar/base/digest.h"
@@ -246,13 +245,12 @@ StatusOr<std::string> KafkaRemoteBackend::manifestRecord(Batch& batch,
 // The encoding of a Manifest that holds only `manifest`'s state, written
 // without copying the state (a copy is a term per key).
 std::string KafkaRemoteBackend::stateList(const store::Manifest& manifest) {
-  using google::protobuf::internal::WireFormatLite;
+  constexpr uint32_t kLengthDelimited = 2;  // the wire type of a message field
+  constexpr uint32_t tag = (store::Manifest::kStateFieldNumber << 3) | kLengthDelimited;
   std::string out;
   {
     google::protobuf::io::StringOutputStream raw(&out);
     google::protobuf::io::CodedOutputStream coded(&raw);
-    const uint32_t tag = WireFormatLite::MakeTag(store::Manifest::kStateFieldNumber,
-                                                 WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
     for (const auto& ref : manifest.state()) {
       coded.WriteTag(tag);
       coded.WriteVarint32(static_cast<uint32_t>(ref.ByteSizeLong()));

@@ -72,8 +72,10 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   StatusOr<store::v1::BlobRef> sendRecordBlob(Batch& batch, const std::string& encoded,
                                               std::map<std::string, uint64_t>& record_blobs);
   // The manifest's record: the manifest itself, or (too large for one record)
-  // a reference to it, its chunks added to `batch`.
+  // the manifest without its state and a reference to a blob of its state
+  // list, whose chunks are added to `batch` unless the remote holds it.
   StatusOr<std::string> manifestRecord(Batch& batch, const store::Manifest& manifest);
+  // The encoding of a Manifest holding only `manifest`'s state.
   static std::string stateList(const store::Manifest& manifest);
   StatusOr<std::string> partitionRecord(Batch& batch, store::PartitionCheckpoint p,
                                         std::map<std::string, uint64_t>& record_blobs);
