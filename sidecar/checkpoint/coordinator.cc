@@ -125,7 +125,10 @@ void Coordinator::count(const std::string& trigger, const char* outcome) {
 Status Coordinator::restore() {
   const int64_t start = monotonicUs();
   TM_ASSIGN_OR_RETURN(auto latest, store_->latest());
-  TM_ASSIGN_OR_RETURN(retained_, store_->list());
+  {
+    TM_ASSIGN_OR_RETURN(std::vector<store::Manifest> all, store_->list());
+    for (const store::Manifest& m : all) retained_.push_back(CheckpointSummary::of(m));
+  }
   SealedView view;
   uint64_t bytes = 0;
   if (latest) {
@@ -206,6 +209,22 @@ void Coordinator::sealMarked(const std::map<PartitionId, CommittedOffset>& offse
   const uint64_t seal = book_.sealed().seal;
   for (const auto& [id, offset] : offsets) marked_[id] = {offset, seal};
   onSealed(processed);
+}
+
+CheckpointSummary CheckpointSummary::of(const store::Manifest& m) {
+  CheckpointSummary s{m.id(), m.created_at_ms(), m.trigger(), m.offsets_size(), m.state_size(), 0};
+  for (const auto& ref : m.state()) s.state_bytes += ref.size();
+  return s;
+}
+
+void Coordinator::readCheckpoint(
+    uint64_t id, std::function<void(StatusOr<std::optional<store::Manifest>>)> done) {
+  const bool retained = std::any_of(retained_.begin(), retained_.end(),
+                                    [id](const CheckpointSummary& s) { return s.id == id; });
+  if (!retained) return done(std::optional<store::Manifest>());
+  if (!worker_) return done(unavailable("the store is not open yet"));
+  worker_->submit<StatusOr<std::optional<store::Manifest>>>(
+      [id](store::CheckpointStore& store) { return store.get(id); }, std::move(done));
 }
 
 void Coordinator::readState(const std::string& key, View view,
@@ -427,14 +446,13 @@ void Coordinator::finish(uint64_t seal, Result r) {
   stats_.last_completed_ms = last_end_ms_;
   durable_seal_ = std::max(durable_seal_, seal);
   const uint64_t id = r.manifest.id();
-  retained_.insert(retained_.begin(), std::move(r.manifest));  // a copy is a term per key
+  retained_.insert(retained_.begin(), CheckpointSummary::of(r.manifest));
   if (retained_.size() > options_.retained) retained_.resize(options_.retained);
-  const store::Manifest& committed = retained_.front();
   TM_LOG(Info, "checkpoint", "checkpoint committed")
-      .kv("id", committed.id())
-      .kv("trigger", committed.trigger())
-      .kv("offsets", committed.offsets_size())
-      .kv("state_keys", committed.state_size())
+      .kv("id", id)
+      .kv("trigger", r.manifest.trigger())
+      .kv("offsets", r.manifest.offsets_size())
+      .kv("state_keys", r.manifest.state_size())
       .kv("duration_us", r.duration_us);
   // Listeners first: the upstream mirror of the app's commits must go out
   // before a LeaveGroup released by a waiter, or the group would reject it.

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <system_error>
+
 #include "sidecar/checkpoint/app_commit.h"
 #include "sidecar/config/scalars.h"
 #include "store/checkpoint_store.h"
@@ -55,16 +58,14 @@ StatusOr<json> parseBody(const Request& req) {
   return j;
 }
 
-json manifestSummary(const store::Manifest& m) {
-  uint64_t bytes = 0;
-  for (const auto& s : m.state()) bytes += s.size();
-  return {{"id", std::to_string(m.id())}, {"created_at_ms", m.created_at_ms()},
-          {"trigger", m.trigger()},       {"partitions", m.offsets_size()},
-          {"state_keys", m.state_size()}, {"state_bytes", bytes}};
+json summaryJson(const CheckpointSummary& s) {
+  return {{"id", std::to_string(s.id)}, {"created_at_ms", s.created_at_ms},
+          {"trigger", s.trigger},       {"partitions", s.partitions},
+          {"state_keys", s.state_keys}, {"state_bytes", s.state_bytes}};
 }
 
 json manifestDetail(const store::Manifest& m) {
-  json j = manifestSummary(m);
+  json j = summaryJson(CheckpointSummary::of(m));
   j["job_id"] = m.job_id();
   json offsets = json::array();
   for (const auto& o : m.offsets()) {
@@ -228,15 +229,23 @@ void registerRoutes(http::HttpServer& server, Coordinator& c, const RouteLimits&
   });
   server.route("GET", "/v1/checkpoints", [&c](const Request&) {
     json list = json::array();
-    for (const auto& m : c.retained()) list.push_back(manifestSummary(m));
+    for (const auto& s : c.retained()) list.push_back(summaryJson(s));
     return Response::json(200, json({{"checkpoints", list}}).dump());
   });
-  server.route("GET", "/v1/checkpoints/{id}", [&c](const Request& req) {
-    const std::string& id = req.params.at("id");
-    for (const auto& m : c.retained()) {
-      if (std::to_string(m.id()) == id) return Response::json(200, manifestDetail(m).dump());
-    }
-    return Response::error(404, "not_found", "no retained checkpoint " + id);
+  // The manifest is read from the store: the coordinator keeps summaries.
+  server.route("GET", "/v1/checkpoints/{id}", [&c](const Request& req, http::Reply reply) {
+    const std::string id = req.params.at("id");
+    const auto notRetained = [id] {
+      return Response::error(404, "not_found", "no retained checkpoint " + id);
+    };
+    uint64_t wanted = 0;
+    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), wanted);
+    if (ec != std::errc() || end != id.data() + id.size()) return reply(notRetained());
+    c.readCheckpoint(wanted, [reply, notRetained](StatusOr<std::optional<store::Manifest>> m) {
+      if (!m.isOk()) return reply(fromStatus(m.status()));
+      if (!m->has_value()) return reply(notRetained());
+      reply(Response::json(200, manifestDetail(**m).dump()));
+    });
   });
 }
 
