@@ -127,7 +127,7 @@ Status Coordinator::restore() {
   TM_ASSIGN_OR_RETURN(auto latest, store_->latest());
   {
     TM_ASSIGN_OR_RETURN(std::vector<store::Manifest> all, store_->list());
-    for (const store::Manifest& m : all) retained_.push_back(CheckpointSummary::of(m));
+    for (const store::Manifest& m : all) retained_.push_back(store::summarize(m));
   }
   SealedView view;
   uint64_t bytes = 0;
@@ -211,16 +211,10 @@ void Coordinator::sealMarked(const std::map<PartitionId, CommittedOffset>& offse
   onSealed(processed);
 }
 
-CheckpointSummary CheckpointSummary::of(const store::Manifest& m) {
-  CheckpointSummary s{m.id(), m.created_at_ms(), m.trigger(), m.offsets_size(), m.state_size(), 0};
-  for (const auto& ref : m.state()) s.state_bytes += ref.size();
-  return s;
-}
-
 void Coordinator::readCheckpoint(
     uint64_t id, std::function<void(StatusOr<std::optional<store::Manifest>>)> done) {
   const bool retained = std::any_of(retained_.begin(), retained_.end(),
-                                    [id](const CheckpointSummary& s) { return s.id == id; });
+                                    [id](const store::CheckpointSummary& s) { return s.id == id; });
   if (!retained) return done(std::optional<store::Manifest>());
   if (!worker_) return done(unavailable("the store is not open yet"));
   worker_->submit<StatusOr<std::optional<store::Manifest>>>(
@@ -446,7 +440,7 @@ void Coordinator::finish(uint64_t seal, Result r) {
   stats_.last_completed_ms = last_end_ms_;
   durable_seal_ = std::max(durable_seal_, seal);
   const uint64_t id = r.manifest.id();
-  retained_.insert(retained_.begin(), CheckpointSummary::of(r.manifest));
+  retained_.insert(retained_.begin(), store::summarize(r.manifest));
   if (retained_.size() > options_.retained) retained_.resize(options_.retained);
   TM_LOG(Info, "checkpoint", "checkpoint committed")
       .kv("id", id)

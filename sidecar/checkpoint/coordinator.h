@@ -37,6 +37,7 @@
 #include "sidecar/event/event_loop.h"
 #include "sidecar/metrics/registry.h"
 #include "store/checkpoint_store.h"
+#include "store/checkpoint_summary.h"
 
 namespace tidemark::checkpoint {
 
@@ -57,20 +58,6 @@ struct CoordinatorOptions {
 // on the loop thread, when the checkpoint may proceed (or why it cannot).
 using PrepareStep =
     std::function<void(const std::string& trigger, std::function<void(Status)> ready)>;
-
-// A retained checkpoint as GET /v1/checkpoints lists it. The coordinator
-// keeps these rather than manifests: a manifest lists every state key, and
-// ten of them for 100,000 keys held some 260 MB.
-struct CheckpointSummary {
-  uint64_t id = 0;
-  int64_t created_at_ms = 0;
-  std::string trigger;
-  int partitions = 0;
-  int state_keys = 0;
-  uint64_t state_bytes = 0;
-
-  static CheckpointSummary of(const store::Manifest& m);
-};
 
 struct CoordinatorStats {
   uint64_t taken = 0;
@@ -102,7 +89,7 @@ class Coordinator {
   bool restored() const { return restored_; }
   const CoordinatorStats& stats() const { return stats_; }
   // Retained checkpoints, newest first.
-  const std::vector<CheckpointSummary>& retained() const { return retained_; }
+  const std::vector<store::CheckpointSummary>& retained() const { return retained_; }
   // Reads the retained checkpoint `id` from the store, on its worker: nullopt
   // when it is not retained. `done` runs on the loop thread.
   void readCheckpoint(uint64_t id,
@@ -199,7 +186,9 @@ class Coordinator {
   uint64_t messages_since_ = 0;
   int64_t last_end_ms_ = 0;
   std::vector<Waiter> waiters_;
-  std::vector<CheckpointSummary> retained_;
+  // Summaries, not manifests: a manifest lists every state key, and ten of
+  // them for 100,000 keys held some 260 MB.
+  std::vector<store::CheckpointSummary> retained_;
   std::vector<std::function<void(uint64_t)>> durable_listeners_;
   struct Marked {
     CommittedOffset offset;

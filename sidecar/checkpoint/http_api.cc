@@ -58,14 +58,14 @@ StatusOr<json> parseBody(const Request& req) {
   return j;
 }
 
-json summaryJson(const CheckpointSummary& s) {
+json summaryJson(const store::CheckpointSummary& s) {
   return {{"id", std::to_string(s.id)}, {"created_at_ms", s.created_at_ms},
           {"trigger", s.trigger},       {"partitions", s.partitions},
           {"state_keys", s.state_keys}, {"state_bytes", s.state_bytes}};
 }
 
 json manifestDetail(const store::Manifest& m) {
-  json j = summaryJson(CheckpointSummary::of(m));
+  json j = summaryJson(store::summarize(m));
   j["job_id"] = m.job_id();
   json offsets = json::array();
   for (const auto& o : m.offsets()) {

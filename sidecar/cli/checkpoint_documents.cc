@@ -71,12 +71,6 @@ std::string humanBytes(uint64_t n) {
   return out;
 }
 
-Summary summaryOf(const Manifest& m) {
-  Summary s{m.id(), m.created_at_ms(), m.trigger(), m.offsets_size(), m.state_size(), 0};
-  for (const auto& ref : m.state()) s.state_bytes += ref.size();
-  return s;
-}
-
 // The same documents as sidecar/checkpoint/http_api.cc, so that offline and
 // online --json agree with each other and with the API.
 json summaryJson(const Summary& s) {

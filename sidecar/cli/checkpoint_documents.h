@@ -18,20 +18,13 @@
 
 #include "sidecar/base/status.h"
 #include "store/checkpoint_store.h"
+#include "store/checkpoint_summary.h"
 
 namespace tidemark::cli {
 
 // One row of GET /v1/checkpoints.
-struct Summary {
-  uint64_t id = 0;
-  int64_t created_at_ms = 0;
-  std::string trigger;
-  int64_t partitions = 0;
-  int64_t state_keys = 0;
-  uint64_t state_bytes = 0;
-};
-
-Summary summaryOf(const store::Manifest& m);
+using Summary = store::CheckpointSummary;
+inline Summary summaryOf(const store::Manifest& m) { return store::summarize(m); }
 
 // A checkpoint id as given on the command line and as the API spells it:
 // a decimal number, or "latest", returned as nullopt. InvalidArgument otherwise.
