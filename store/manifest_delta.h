@@ -74,7 +74,6 @@ class StateView {
   Status apply(const ManifestDelta& delta, const OnChange& on_change = nullptr);
   // `header` with this state, in identity order.
   Manifest manifest(const Manifest& header) const;
-  size_t size() const { return refs_.size(); }
 
  private:
   std::map<std::string, StateRef> refs_;
