@@ -30,15 +30,45 @@ void rewriteEndpoints(std::vector<Endpoint>& endpoints, BrokerMap& brokers) {
   }
 }
 
+// Only the brokers carry addresses, and they come first: they are decoded and
+// re-encoded, and everything after them (cluster id, controller, topics, tag
+// section, trailing bytes) is copied as it came. A cluster's partition list,
+// most of the body, then costs one copy instead of a decode and an encode; it
+// is the client's to read, as it would be without the sidecar. From v10 topics
+// carry ids, which the topic cache learns when the whole body decodes.
 StatusOr<std::optional<std::string>> rewriteMetadata(int16_t v, std::string_view body,
                                                      RewriteContext& ctx) {
-  TM_ASSIGN_OR_RETURN(auto d, decodeLenient<MetadataResponse>(body, v));
-  auto& m = d.msg;
-  rewriteEndpoints(m.brokers, ctx.brokers);
-  for (const auto& t : m.topics) {
-    if (t.name) ctx.topics.learn(t.topic_id, *t.name);
+  const bool flexible = isFlexible(kMetadata, v);
+  Reader r(body);
+  const int32_t throttle_time_ms = v >= 3 ? r.readInt32() : 0;
+  const int32_t count = r.readArrayLength(flexible);
+  if (count < 0 && r.ok()) r.fail("brokers is null");
+  std::vector<MetadataResponse::Broker> brokers;
+  for (int32_t i = 0; i < count && r.ok(); ++i) {
+    brokers.emplace_back().decode(r, v, flexible);
   }
-  return reencode(d, v);
+  if (!r.ok()) {
+    return invalidArgument("Metadata response v" + std::to_string(v) + ": " + r.error());
+  }
+  rewriteEndpoints(brokers, ctx.brokers);
+  if (v >= 10) {
+    if (auto d = decodeLenient<MetadataResponse>(body, v); d.isOk()) {
+      for (const auto& t : d->msg.topics) {
+        if (t.name) ctx.topics.learn(t.topic_id, *t.name);
+      }
+    }
+  }
+  std::string out;
+  out.reserve(body.size() + 64);
+  Writer w(out);
+  if (v >= 3) w.writeInt32(throttle_time_ms);
+  w.writeArrayLength(count, flexible);
+  for (const auto& b : brokers) b.encode(w, v, flexible);
+  if (!w.ok()) {
+    return invalidArgument("Metadata response v" + std::to_string(v) + ": " + w.error());
+  }
+  out.append(body.substr(r.consumed()));
+  return std::optional<std::string>(std::move(out));
 }
 
 StatusOr<std::optional<std::string>> rewriteFindCoordinator(int16_t v, std::string_view body,

@@ -105,9 +105,18 @@ void checkEndpoints(const Endpoints& endpoints) {
 void checkNoUpstreamAddress(int16_t key, int16_t version, std::string_view rewritten) {
   switch (key) {
     case kMetadata: {
-      auto d = proxy::decodeLenient<kafka::MetadataResponse>(rewritten, version);
-      check(d.isOk());
-      checkEndpoints(d->msg.brokers);
+      // Only the brokers are re-encoded; what follows them is the upstream's
+      // bytes, forwarded whether or not they decode.
+      const bool flexible = kafka::isFlexible(kMetadata, version);
+      kafka::Reader r(rewritten);
+      if (version >= 3) r.readInt32();
+      const int32_t count = r.readArrayLength(flexible);
+      check(r.ok() && count >= 0);
+      for (int32_t i = 0; i < count; ++i) {
+        kafka::MetadataResponse::Broker b;
+        b.decode(r, version, flexible);
+        check(r.ok() && b.host == kAdvertisedHost);
+      }
       return;
     }
     case kFindCoordinator: {

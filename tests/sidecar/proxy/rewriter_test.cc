@@ -56,6 +56,50 @@ TEST_F(RewriterTest, ShouldLearnTopicIdsFromMetadata) {
   EXPECT_EQ(topics_.name(Uuid{1, 2, 3}), "orders.v1");
 }
 
+// Where a Metadata body's brokers section ends: the throttle time (v3+) and
+// the brokers array.
+size_t metadataBrokersEnd(std::string_view body, int16_t v) {
+  const bool flexible = v >= 9;
+  Reader r(body);
+  if (v >= 3) r.readInt32();
+  const int32_t count = r.readArrayLength(flexible);
+  for (int32_t i = 0; i < count; ++i) MetadataResponse::Broker{}.decode(r, v, flexible);
+  EXPECT_TRUE(r.ok());
+  return r.consumed();
+}
+
+// Only the brokers hold addresses; the rest of the body is the client's to read
+// and reaches it byte for byte, even where the sidecar could not decode it.
+TEST_F(RewriterTest, ShouldForwardWhatFollowsTheMetadataBrokersAsItCame) {
+  MetadataResponse m;
+  m.brokers.push_back({1, "kafka-0.internal", 9092, std::string("rack-a"), {}});
+  m.cluster_id = "cluster";
+  m.controller_id = 1;
+  MetadataResponse::Topic t;
+  t.name = "orders";
+  t.partitions.push_back({0, 3, 1, 0, {1}, {1}, {}, {}});
+  m.topics.push_back(t);
+  for (int16_t v : {1, 4, 9, 12}) {
+    const std::string body = *m.serialize(v);
+    const std::string truncated = body.substr(0, body.size() - 3);
+    for (const std::string& in : {body, truncated}) {
+      auto out = rewriteResponse(3, v, in, ctx_);
+      ASSERT_TRUE(out.isOk()) << "v" << v << ": " << out.status().message();
+      ASSERT_TRUE(out->has_value());
+      const std::string& rewritten_body = **out;
+      EXPECT_EQ(rewritten_body.substr(metadataBrokersEnd(rewritten_body, v)),
+                in.substr(metadataBrokersEnd(in, v)))
+          << "v" << v;
+      EXPECT_EQ(rewritten_body.find("kafka-0.internal"), std::string::npos) << "v" << v;
+    }
+    MetadataResponse back;
+    ASSERT_TRUE(back.parse(**rewriteResponse(3, v, body, ctx_), v).isOk()) << "v" << v;
+    EXPECT_EQ(back.brokers[0].host, "127.0.0.1");
+    ASSERT_EQ(back.topics.size(), 1u);
+    EXPECT_EQ(back.topics[0].partitions[0].leader_id, 1);
+  }
+}
+
 TEST_F(RewriterTest, ShouldRewriteASingleCoordinatorAndLeaveAnErrorAnswerAlone) {
   FindCoordinatorResponse ok;
   ok.node_id = 2;
@@ -160,12 +204,12 @@ TEST_F(RewriterTest, ShouldNeverLeakAnUpstreamHostForRandomResponses) {
 
 TEST(ApiVersionsClampTest, ShouldIntersectDecodedApisAndKeepOthersAsUpstreamSays) {
   ApiVersionsResponse r;
-  r.api_keys = {{3, 0, 13, {}},    // Metadata: broker newer than us -> 0..12
-                {8, 2, 9, {}},     // OffsetCommit: within range -> unchanged
-                {68, 0, 0, {}},    // ConsumerGroupHeartbeat: hidden
-                {17, 0, 1, {}},    // SaslHandshake: v0 removed
-                {42, 0, 2, {}},    // DeleteGroups: not decoded -> as upstream
-                {60, 5, 7, {}}};   // DescribeCluster: no overlap with 0..1 -> dropped
+  r.api_keys = {{3, 0, 13, {}},   // Metadata: broker newer than us -> 0..12
+                {8, 2, 9, {}},    // OffsetCommit: within range -> unchanged
+                {68, 0, 0, {}},   // ConsumerGroupHeartbeat: hidden
+                {17, 0, 1, {}},   // SaslHandshake: v0 removed
+                {42, 0, 2, {}},   // DeleteGroups: not decoded -> as upstream
+                {60, 5, 7, {}}};  // DescribeCluster: no overlap with 0..1 -> dropped
   clampApiVersions(r);
   std::map<int16_t, std::pair<int16_t, int16_t>> got;
   for (const auto& e : r.api_keys) got[e.api_key] = {e.min_version, e.max_version};
