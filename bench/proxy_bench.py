@@ -74,6 +74,10 @@ def workloads(smoke):
          "iterations": iters},
         {"name": "Metadata round trip", "kind": "latency", "topic": "small", "request": "metadata",
          "iterations": iters},
+        # Two ListOffsets requests sent at once, which the client's Nagle turns into two
+        # round trips one after the other: reported, and judged per round trip.
+        {"name": "watermark query (2 × ListOffsets)", "kind": "latency", "topic": "small",
+         "request": "watermarks", "iterations": iters, "round_trips": 2},
     ]
 
 
@@ -213,7 +217,8 @@ def summarize(w, runs):
         # warm-up iterations too.
         row["sidecar_cpu_us_per_request"] = median(
             [r["sidecar_cpu_s"] / (r["iterations"] + LATENCY_WARMUP) * 1e6 for r in p])
-        row["pass"] = row["added_p50_us"] <= MAX_ADDED_P50_US
+        row["round_trips"] = w.get("round_trips", 1)
+        row["pass"] = row["added_p50_us"] / row["round_trips"] <= MAX_ADDED_P50_US
     else:
         row["direct_mb_s"] = median([r["mb_per_s"] for r in d])
         row["proxy_mb_s"] = median([r["mb_per_s"] for r in p])
@@ -369,7 +374,7 @@ def render_floor(floor, rows, reps, smoke,
             f"({x['added_p50_us'] - r['added_p50_us']:+.0f} µs against the floor) at "
             f"{x['sidecar_cpu_us_per_request']:.0f} µs CPU per iteration"
             for x in lat)
-          + " (a ListOffsets iteration is two round trips in parallel).")
+          + " (a watermark query iteration is two round trips).")
     relays = [(k, v) for k, v in bulk["paths"].items() if k != "direct"]
     best = max(relays, key=lambda kv: kv[1]["ratio"])
     a("- Throughput: streaming as fast as the client can write, one bare relay reaches "
@@ -502,13 +507,17 @@ def section(data, plot_rel):
         a(f"| {r['name']} | {w['iterations']:,} | {r['direct_p50_us']:.0f} | "
           f"{r['proxy_p50_us']:.0f} | **{r['added_p50_us']:+.0f}** | {r['direct_p99_us']:.0f} | "
           f"{r['proxy_p99_us']:.0f} | {r['added_p99_us']:+.0f} | "
-          f"{'met' if r['pass'] else 'missed'} | {r['sidecar_cpu_us_per_request']:.1f} |")
+          f"{latency_status(r)} | {r['sidecar_cpu_us_per_request']:.1f} |")
     a("")
     a(f"One iteration in flight at a time, after {LATENCY_WARMUP} warm-up iterations (the sidecar"
-      " CPU column counts those and the connection setup too). ListOffsets streams through")
-    a("the sidecar unparsed; Metadata responses are buffered, decoded and rewritten (broker")
-    a("addresses). `rd_kafka_query_watermark_offsets` sends two ListOffsets requests in parallel")
-    a("(low and high watermark), so one iteration is the slower of two round trips.")
+      " CPU column counts those and the connection setup too). ListOffsets")
+    a("(`rd_kafka_offsets_for_times`, one partition) streams through the sidecar unparsed;")
+    a("Metadata responses are buffered and their brokers decoded and rewritten (addresses), the")
+    a("topics after them copied. The watermark query (`rd_kafka_query_watermark_offsets`) sends")
+    a("two ListOffsets requests at once, but with the client's default Nagle")
+    a("(`socket.nagle.disable=false`) the second waits in the client's kernel for the first one's")
+    a("acknowledgement, which comes with its answer: one iteration is two round trips one after")
+    a("the other, directly and through the sidecar alike, and is judged per round trip.")
     a("")
     if plot_rel:
         a(f"![proxy/direct ratios and latency]({plot_rel})")
@@ -578,6 +587,14 @@ def section(data, plot_rel):
     if not run["no_floor"]:
         lines.extend(render_floor(floor, rows, run["reps"], run["smoke"]))
     return "\n".join(lines) + "\n"
+
+
+def latency_status(r):
+    """A latency row's verdict; several round trips are judged per round trip."""
+    verdict = "met" if r["pass"] else "missed"
+    if r.get("round_trips", 1) == 1:
+        return verdict
+    return f"{verdict} ({r['added_p50_us'] / r['round_trips']:+.0f} µs per round trip)"
 
 
 def targets(data):

@@ -6,7 +6,8 @@
 //
 //   produce --bootstrap B --topic T --count N --size S [--acks 1|all|0]
 //   consume --bootstrap B --topic T --count N [--progress MS]
-//   latency --bootstrap B --topic T --iterations K [--request offsets|metadata]
+//   latency --bootstrap B --topic T --iterations K
+//           [--request offsets|watermarks|metadata]
 //
 // produce: N messages of S bytes, partition i % P (even spread, so that the
 //   mock cluster's per-partition retention keeps the newest data everywhere);
@@ -17,10 +18,15 @@
 //   for 60 s. Also reports how long it
 //   waited with an empty queue after the first message (starved_s), and the
 //   waits of 100 ms or more among those (stalls, stalled_s).
-// latency: one small request at a time after a warm-up; `offsets` is a
-//   ListOffsets round trip (rd_kafka_query_watermark_offsets asks for the low
-//   and high watermark in parallel), `metadata` a Metadata request for one
-//   topic. Reports p50/p90/p99/max in microseconds.
+// latency: one small request at a time after a warm-up; `offsets` is one
+//   ListOffsets round trip (rd_kafka_offsets_for_times, partition 0's latest
+//   offset), `metadata` a Metadata request for one topic, and `watermarks`
+//   rd_kafka_query_watermark_offsets, which sends two ListOffsets requests
+//   (low and high watermark) at once: with the client's default Nagle
+//   (socket.nagle.disable=false) the second waits in the client's kernel for
+//   the first one's acknowledgement, which comes with its answer, so one
+//   iteration is two round trips one after the other. Reports p50/p90/p99/max
+//   in microseconds.
 
 #include "bench/latency_summary.h"
 
@@ -59,7 +65,7 @@ double secondsSince(Clock::time_point t0) {
       "[--acks 1|all|0]\n"
       "       tidemark-rdkafka-perf consume --bootstrap B --topic T --count N [--progress MS]\n"
       "       tidemark-rdkafka-perf latency --bootstrap B --topic T --iterations K "
-      "[--request offsets|metadata] [--warmup W]\n",
+      "[--request offsets|watermarks|metadata] [--warmup W]\n",
       message);
   std::exit(2);
 }
@@ -386,7 +392,9 @@ int latency(const Options& o) {
   const int64_t iterations = o.num("iterations");
   const int64_t warmup = o.num("warmup", "200");
   const std::string request = o.str("request", "offsets");
-  if (request != "offsets" && request != "metadata") usage("--request: offsets or metadata");
+  if (request != "offsets" && request != "watermarks" && request != "metadata") {
+    usage("--request: offsets, watermarks or metadata");
+  }
   if (iterations < 1) usage("--iterations must be at least 1");
 
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -399,6 +407,14 @@ int latency(const Options& o) {
 
   auto once = [&]() {
     if (request == "offsets") {
+      // One ListOffsets request: partition 0's latest offset.
+      rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
+      rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk.get(), parts, 5000);
+      if (!err) err = parts->elems[0].err;
+      rd_kafka_topic_partition_list_destroy(parts);
+      if (err) fail("ListOffsets: " + std::string(rd_kafka_err2str(err)));
+    } else if (request == "watermarks") {
       int64_t lo = 0, hi = 0;
       rd_kafka_resp_err_t err =
           rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), 0, &lo, &hi, 5000);
