@@ -69,18 +69,35 @@ Status replayCheckpoints(Database& db, uint64_t from, uint64_t to, StateView& vi
   }
 }
 
-StatusOr<std::vector<Manifest>> readRetainedCheckpoints(Database& db) {
+StatusOr<std::vector<CheckpointSummary>> readRetainedSummaries(Database& db) {
   TM_ASSIGN_OR_RETURN(Statement oldest,
                       db.prepare("SELECT min(id) FROM checkpoints WHERE retained != 0"));
   TM_ASSIGN_OR_RETURN(bool row, oldest.step());
-  std::vector<Manifest> out;
+  std::vector<CheckpointSummary> out;
   if (!row || oldest.columnIsNull(0)) return out;
   const auto from = static_cast<uint64_t>(oldest.columnInt(0));
   oldest.reset();
+  // The view's key count and bytes, kept as each row changes it.
+  int64_t keys = 0;
+  uint64_t bytes = 0;
+  auto track = [&](const StateRef* before, const StateRef* after) {
+    if (before != nullptr) {
+      --keys;
+      bytes -= before->size();
+    }
+    if (after != nullptr) {
+      ++keys;
+      bytes += after->size();
+    }
+  };
   StateView view;
-  TM_RETURN_IF_ERROR(replayCheckpoints(db, from, static_cast<uint64_t>(kLastId), view, nullptr,
-                                       [&](const ChainRow& r, const StateView& v) {
-                                         if (r.retained) out.push_back(v.manifest(*r.header));
+  TM_RETURN_IF_ERROR(replayCheckpoints(db, from, static_cast<uint64_t>(kLastId), view, track,
+                                       [&](const ChainRow& r, const StateView&) {
+                                         if (!r.retained) return Status::ok();
+                                         CheckpointSummary s = summarize(*r.header);
+                                         s.state_keys = keys;
+                                         s.state_bytes = bytes;
+                                         out.push_back(s);
                                          return Status::ok();
                                        }));
   std::reverse(out.begin(), out.end());

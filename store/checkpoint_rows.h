@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "store/checkpoint_summary.h"
 #include "store/manifest_delta.h"
 #include "store/sqlite.h"
 
@@ -33,8 +34,10 @@ using ChainVisit = std::function<Status(const ChainRow& row, const StateView& vi
 Status replayCheckpoints(Database& db, uint64_t from, uint64_t to, StateView& view,
                          const StateView::OnChange& on_change, const ChainVisit& visit);
 
-// Every retained checkpoint, each as its whole manifest, newest first.
-StatusOr<std::vector<Manifest>> readRetainedCheckpoints(Database& db);
+// Every retained checkpoint as its summary, newest first. Replays the chain
+// once with one view: it costs the rows' changes and one whole manifest, not a
+// manifest per retained checkpoint.
+StatusOr<std::vector<CheckpointSummary>> readRetainedSummaries(Database& db);
 // The retained checkpoint `id` as its whole manifest; nullopt when the store
 // does not retain it.
 StatusOr<std::optional<Manifest>> readRetainedCheckpoint(Database& db, uint64_t id);

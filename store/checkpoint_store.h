@@ -31,6 +31,7 @@
 #include "protocol/store/checkpoint.pb.h"
 #include "sidecar/base/digest.h"
 #include "sidecar/base/status.h"
+#include "store/checkpoint_summary.h"
 
 namespace tidemark::store {
 
@@ -58,8 +59,8 @@ class CheckpointStore {
 
   virtual StatusOr<std::optional<Manifest>> latest() = 0;
   virtual StatusOr<std::optional<Manifest>> get(uint64_t id) = 0;
-  // Retained checkpoints, newest first.
-  virtual StatusOr<std::vector<Manifest>> list() = 0;
+  // Retained checkpoints, newest first, as summaries (get() reads one whole).
+  virtual StatusOr<std::vector<CheckpointSummary>> summaries() = 0;
   // The blob with this SHA-256, verified against it: DataLoss when it does
   // not match, NotFound when the store does not hold it.
   virtual StatusOr<std::string> readBlob(const std::string& sha256) = 0;

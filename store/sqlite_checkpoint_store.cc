@@ -432,8 +432,8 @@ StatusOr<std::optional<Manifest>> SqliteCheckpointStore::get(uint64_t id) {
   return readRetainedCheckpoint(*db_, id);
 }
 
-StatusOr<std::vector<Manifest>> SqliteCheckpointStore::list() {
-  return readRetainedCheckpoints(*db_);
+StatusOr<std::vector<CheckpointSummary>> SqliteCheckpointStore::summaries() {
+  return readRetainedSummaries(*db_);
 }
 
 StatusOr<std::string> SqliteCheckpointStore::readBlob(const std::string& hash) {

@@ -38,7 +38,7 @@ class SqliteCheckpointStore : public CheckpointStore {
   CommitStats lastCommit() const override { return last_commit_; }
   StatusOr<std::optional<Manifest>> latest() override;
   StatusOr<std::optional<Manifest>> get(uint64_t id) override;
-  StatusOr<std::vector<Manifest>> list() override;
+  StatusOr<std::vector<CheckpointSummary>> summaries() override;
   StatusOr<std::string> readBlob(const std::string& sha256) override;
   StatusOr<bool> hasBlob(const std::string& sha256) override;
   StatusOr<uint64_t> nextId(int64_t now_ms) override;

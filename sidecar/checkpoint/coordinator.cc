@@ -125,10 +125,7 @@ void Coordinator::count(const std::string& trigger, const char* outcome) {
 Status Coordinator::restore() {
   const int64_t start = monotonicUs();
   TM_ASSIGN_OR_RETURN(auto latest, store_->latest());
-  {
-    TM_ASSIGN_OR_RETURN(std::vector<store::Manifest> all, store_->list());
-    for (const store::Manifest& m : all) retained_.push_back(store::summarize(m));
-  }
+  TM_ASSIGN_OR_RETURN(retained_, store_->summaries());
   SealedView view;
   uint64_t bytes = 0;
   if (latest) {

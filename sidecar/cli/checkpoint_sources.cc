@@ -195,16 +195,16 @@ StatusOr<std::unique_ptr<StoreReader>> StoreReader::open(const std::string& path
   return reader;
 }
 
-StatusOr<std::vector<Manifest>> StoreReader::list() {
-  if (rows_are_changes_) return store::readRetainedCheckpoints(*db_);
+StatusOr<std::vector<store::CheckpointSummary>> StoreReader::summaries() {
+  if (rows_are_changes_) return store::readRetainedSummaries(*db_);
   TM_ASSIGN_OR_RETURN(store::Statement st,
                       db_->prepare("SELECT id, manifest FROM checkpoints ORDER BY id DESC"));
-  std::vector<Manifest> out;
+  std::vector<store::CheckpointSummary> out;
   while (true) {
     TM_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) return out;
     TM_ASSIGN_OR_RETURN(Manifest m, parseManifest(st.columnBlob(1), st.columnInt(0)));
-    out.push_back(std::move(m));
+    out.push_back(store::summarize(m));
   }
 }
 
@@ -240,12 +240,7 @@ StatusOr<std::string> StoreReader::readBlob(const std::string& hash) {
   return data;
 }
 
-StatusOr<std::vector<Summary>> StoreSource::list() {
-  TM_ASSIGN_OR_RETURN(std::vector<Manifest> all, reader_->list());
-  std::vector<Summary> out;
-  for (const Manifest& m : all) out.push_back(summaryOf(m));
-  return out;
-}
+StatusOr<std::vector<Summary>> StoreSource::list() { return reader_->summaries(); }
 
 StatusOr<Manifest> StoreSource::get(uint64_t id) {
   TM_ASSIGN_OR_RETURN(std::optional<Manifest> m, reader_->get(id));

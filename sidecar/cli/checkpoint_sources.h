@@ -57,8 +57,8 @@ class StoreReader {
   static StatusOr<std::unique_ptr<StoreReader>> open(const std::string& path);
   ~StoreReader() { (void)db_->exec("COMMIT"); }
 
-  // Every retained manifest, newest first.
-  StatusOr<std::vector<store::Manifest>> list();
+  // Every retained checkpoint's summary, newest first.
+  StatusOr<std::vector<store::CheckpointSummary>> summaries();
   // nullopt when `id` is not retained.
   StatusOr<std::optional<store::Manifest>> get(uint64_t id);
   // The blob with this raw SHA-256, verified against it; DataLoss when it is

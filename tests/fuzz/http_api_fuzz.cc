@@ -106,9 +106,11 @@ class MemoryStore : public store::CheckpointStore {
     if (it == manifests_.end()) return std::optional<store::Manifest>();
     return std::optional<store::Manifest>(it->second);
   }
-  StatusOr<std::vector<store::Manifest>> list() override {
-    std::vector<store::Manifest> out;
-    for (auto it = manifests_.rbegin(); it != manifests_.rend(); ++it) out.push_back(it->second);
+  StatusOr<std::vector<store::CheckpointSummary>> summaries() override {
+    std::vector<store::CheckpointSummary> out;
+    for (auto it = manifests_.rbegin(); it != manifests_.rend(); ++it) {
+      out.push_back(store::summarize(it->second));
+    }
     return out;
   }
   StatusOr<std::string> readBlob(const std::string& h) override {

@@ -200,6 +200,8 @@ def test_should_restore_a_manifest_too_large_for_one_record_from_its_blob(cluste
         assert metric(first, "tidemark_remote_uploaded_bytes_total") - sent < 4096
         again = latest_records(cluster.bootstrap, lambda r: dict(r)[manifest_key] !=
                                dict(records)[manifest_key])
+        assert dict(again)[manifest_key] != dict(records)[manifest_key], \
+            "the third checkpoint's manifest record never reached the topic"
         assert live_blob_hashes(again) == live, "the unchanged state list was replaced"
     finally:
         first.stop()  # SIGKILL: the disk of node a is gone with it

@@ -116,11 +116,11 @@ TEST_F(StoreTest, ShouldKeepTheRetainedCheckpointsAndCollectUnreferencedBlobsWhe
     ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
     ASSERT_TRUE(store->compact().isOk());
   }
-  auto all = store->list();
+  auto all = store->summaries();
   ASSERT_TRUE(all.isOk());
   ASSERT_EQ(all->size(), 2u);
-  EXPECT_EQ((*all)[0].id(), 4u);
-  EXPECT_EQ((*all)[1].id(), 3u);
+  EXPECT_EQ((*all)[0].id, 4u);
+  EXPECT_EQ((*all)[1].id, 3u);
   EXPECT_FALSE(*store->hasBlob(sha256("v1")));
   EXPECT_FALSE(*store->hasBlob(sha256("v2")));
   EXPECT_TRUE(*store->hasBlob(sha256("v3")));
@@ -156,16 +156,16 @@ TEST_F(StoreTest, ShouldLeaveRetentionToPruneAndCatchUpOnEverythingMissed) {
     Built b = build(id, {{"k", "v" + std::to_string(id)}, {"same", "x"}}, 1);
     ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
   }
-  EXPECT_EQ(store->list()->size(), 4u);  // commit never deletes
+  EXPECT_EQ(store->summaries()->size(), 4u);  // commit never deletes
   store.reset();
   store = open(/*retained=*/2);  // the references are rebuilt from the manifests
   ASSERT_TRUE(store->compact().isOk());
-  ASSERT_EQ(store->list()->size(), 2u);
+  ASSERT_EQ(store->summaries()->size(), 2u);
   EXPECT_FALSE(*store->hasBlob(sha256("v2")));
   EXPECT_TRUE(*store->hasBlob(sha256("v3")));
   EXPECT_TRUE(*store->hasBlob(sha256("x")));  // still referenced
   ASSERT_TRUE(store->compact().isOk());       // nothing more to do
-  EXPECT_EQ(store->list()->size(), 2u);
+  EXPECT_EQ(store->summaries()->size(), 2u);
 }
 
 TEST_F(StoreTest, ShouldLeaveNothingBehindWhenACommitFails) {
@@ -395,7 +395,7 @@ TEST_F(StoreTest, ShouldMigrateAFormat1StoreKeepingEveryCheckpointAndBlob) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->migratedFrom(), 1);
   EXPECT_EQ((*store->latest())->id(), 2u);
-  EXPECT_EQ(store->list()->size(), 2u);
+  EXPECT_EQ(store->summaries()->size(), 2u);
   EXPECT_EQ(*store->readBlob(sha256("only in one")), "only in one");
 
   // Retention still collects what only a dropped checkpoint referenced.
@@ -489,6 +489,38 @@ TEST_F(StoreTest, ShouldStoreAWholeManifestOnceTheChangesAddUpToOne) {
   }
 }
 
+// A checkpoint's summary counts its keys and bytes as its whole manifest
+// does, though it is read from changes that add, resize and remove keys.
+TEST_F(StoreTest, ShouldSummarizeEachRetainedCheckpointAsItsWholeManifestWould) {
+  std::vector<Manifest> committed;
+  std::map<std::string, std::string> state;
+  {
+    auto store = open(/*retained=*/3);
+    for (uint64_t id = 1; id <= 5; ++id) {
+      for (int k = 0; k < 40; ++k) state["key-" + std::to_string(k)] = "v" + std::to_string(k);
+      state["grown"] = std::string(id * 100, 'g');                  // resized every time
+      state["added-" + std::to_string(id)] = "new";                 // one more key each time
+      if (id >= 3) state.erase("added-" + std::to_string(id - 2));  // and one fewer
+      Built b = build(id, state, static_cast<int64_t>(id));
+      ASSERT_TRUE(store->commit(b.manifest, b.source()).isOk());
+      ASSERT_TRUE(store->compact().isOk());
+      committed.push_back(b.manifest);
+    }
+    EXPECT_NE(rowInfo(path_, 5).base_id, 0) << "the test wants change rows";
+  }
+  auto store = open(/*retained=*/3);
+  auto all = store->summaries();
+  ASSERT_TRUE(all.isOk()) << all.status().toString();
+  ASSERT_EQ(all->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const CheckpointSummary want = summarize(committed[4 - i]);
+    EXPECT_EQ((*all)[i].id, want.id);
+    EXPECT_EQ((*all)[i].state_keys, want.state_keys) << "checkpoint " << want.id;
+    EXPECT_EQ((*all)[i].state_bytes, want.state_bytes) << "checkpoint " << want.id;
+    EXPECT_EQ((*all)[i].partitions, want.partitions);
+  }
+}
+
 // The oldest retained checkpoint builds on rows that left retention: those
 // stay as links, unlisted, until a newer whole manifest makes them unneeded.
 TEST_F(StoreTest, ShouldReadEveryRetainedCheckpointWhenWhatItBuildsOnLeftRetention) {
@@ -513,11 +545,22 @@ TEST_F(StoreTest, ShouldReadEveryRetainedCheckpointWhenWhatItBuildsOnLeftRetenti
     EXPECT_TRUE(*store->hasBlob(sha256("value 1 v0")));  // unchanged since the first
   }
   auto store = open(/*retained=*/2);
-  auto all = store->list();
+  auto all = store->summaries();
   ASSERT_TRUE(all.isOk()) << all.status().toString();
   ASSERT_EQ(all->size(), 2u);
-  EXPECT_EQ((*all)[0].SerializeAsString(), committed[5].SerializeAsString());
-  EXPECT_EQ((*all)[1].SerializeAsString(), committed[4].SerializeAsString());
+  for (size_t i = 0; i < 2; ++i) {
+    const Manifest& want = committed[5 - i];
+    const CheckpointSummary s = (*all)[i];
+    const CheckpointSummary whole = summarize(want);
+    EXPECT_EQ(s.id, whole.id);
+    EXPECT_EQ(s.state_keys, whole.state_keys);
+    EXPECT_EQ(s.state_bytes, whole.state_bytes);
+    EXPECT_EQ(s.partitions, whole.partitions);
+    EXPECT_EQ(s.trigger, whole.trigger);
+    auto read = store->get(s.id);
+    ASSERT_TRUE(read.isOk() && read->has_value());
+    EXPECT_EQ((*read)->SerializeAsString(), want.SerializeAsString());
+  }
 
   // Every key changed: stored whole, and once it is the oldest retained,
   // every row before it goes.

@@ -41,7 +41,9 @@ class StallingStore : public store::CheckpointStore {
   store::CommitStats lastCommit() const override { return real_->lastCommit(); }
   StatusOr<std::optional<store::Manifest>> latest() override { return real_->latest(); }
   StatusOr<std::optional<store::Manifest>> get(uint64_t id) override { return real_->get(id); }
-  StatusOr<std::vector<store::Manifest>> list() override { return real_->list(); }
+  StatusOr<std::vector<store::CheckpointSummary>> summaries() override {
+    return real_->summaries();
+  }
   StatusOr<std::string> readBlob(const std::string& h) override { return real_->readBlob(h); }
   StatusOr<bool> hasBlob(const std::string& h) override { return real_->hasBlob(h); }
   StatusOr<uint64_t> nextId(int64_t now_ms) override { return real_->nextId(now_ms); }
