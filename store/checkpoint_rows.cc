@@ -20,6 +20,10 @@ StatusOr<Message> parseRow(const std::string& bytes, uint64_t id) {
 
 }  // namespace
 
+StatusOr<Manifest> parseWholeRow(const std::string& bytes, uint64_t id) {
+  return parseRow<Manifest>(bytes, id);
+}
+
 Status replayCheckpoints(Database& db, uint64_t from, uint64_t to, StateView& view,
                          const StateView::OnChange& on_change, const ChainVisit& visit) {
   int64_t start = 0;
@@ -47,7 +51,7 @@ Status replayCheckpoints(Database& db, uint64_t from, uint64_t to, StateView& vi
     const std::string bytes = rows.columnBlob(3);
     Manifest header;
     if (base == 0) {
-      TM_ASSIGN_OR_RETURN(Manifest whole, parseRow<Manifest>(bytes, id));
+      TM_ASSIGN_OR_RETURN(Manifest whole, parseWholeRow(bytes, id));
       view.reset(whole, on_change);
       copyHeader(whole, header);
     } else {

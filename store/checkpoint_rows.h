@@ -27,6 +27,10 @@ struct ChainRow {
 };
 using ChainVisit = std::function<Status(const ChainRow& row, const StateView& view)>;
 
+// A whole row's manifest column (every row of formats 1 to 3, and format 4's
+// whole rows); DataLoss naming checkpoint `id` when it does not parse.
+StatusOr<Manifest> parseWholeRow(const std::string& bytes, uint64_t id);
+
 // Reads rows in id order, from the newest whole one at or before `from`
 // (from == 0: the oldest row, which must be whole) through `to`; applies each
 // to `view` (calling on_change for each key it changes), then visits it.

@@ -26,14 +26,6 @@ using store::Manifest;
 
 namespace {
 
-StatusOr<Manifest> parseManifest(const std::string& bytes, int64_t id) {
-  Manifest m;
-  if (!m.ParseFromString(bytes)) {
-    return dataLoss("checkpoint " + std::to_string(id) + ": manifest does not parse");
-  }
-  return m;
-}
-
 // ---------------------------------------------------------------- the --admin HTTP client
 
 constexpr int kConnectTimeoutMs = 5000;
@@ -203,7 +195,8 @@ StatusOr<std::vector<store::CheckpointSummary>> StoreReader::summaries() {
   while (true) {
     TM_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) return out;
-    TM_ASSIGN_OR_RETURN(Manifest m, parseManifest(st.columnBlob(1), st.columnInt(0)));
+    TM_ASSIGN_OR_RETURN(
+        Manifest m, store::parseWholeRow(st.columnBlob(1), static_cast<uint64_t>(st.columnInt(0))));
     out.push_back(store::summarize(m));
   }
 }
@@ -214,7 +207,7 @@ StatusOr<std::optional<Manifest>> StoreReader::get(uint64_t id) {
                       db_->prepare("SELECT manifest FROM checkpoints WHERE id = ?"));
   TM_ASSIGN_OR_RETURN(bool row, st.bind(1, static_cast<int64_t>(id)).step());
   if (!row) return std::optional<Manifest>();
-  TM_ASSIGN_OR_RETURN(Manifest m, parseManifest(st.columnBlob(0), static_cast<int64_t>(id)));
+  TM_ASSIGN_OR_RETURN(Manifest m, store::parseWholeRow(st.columnBlob(0), id));
   return std::optional<Manifest>(std::move(m));
 }
 
