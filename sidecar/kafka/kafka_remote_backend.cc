@@ -2,13 +2,11 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "protocol/store/remote.pb.h"
 #include "sidecar/base/digest.h"
 #include "sidecar/base/log.h"
 #include "store/manifest_delta.h"
+#include "store/state_pages.h"
 
 namespace tidemark::kafka {
 namespace {
@@ -213,10 +211,11 @@ Status KafkaRemoteBackend::sendBlob(Batch& batch, const std::string& hash, std::
 
 // A record larger than the producer's limit (chunk_bytes + 64 KiB) would be
 // refused for good (MSG_SIZE_TOO_LARGE): a manifest lists every state key, so
-// past some 6,000 keys at the default chunk size its state list travels as a
-// blob, and the record (the manifest without its state) says which. The list
-// alone is content addressed, so while the keys stay the same the blob does
-// too and is not sent again.
+// past some 6,000 keys at the default chunk size its state list travels as
+// blobs, and the record (the manifest without its state) says which. The list
+// is cut into pages at boundaries that follow the keys (store/state_pages.h),
+// each page content addressed: a checkpoint sends again only the pages of the
+// keys it changed, added or removed.
 StatusOr<std::string> KafkaRemoteBackend::manifestRecord(Batch& batch,
                                                          const store::Manifest& manifest) {
   store::v1::RemoteManifest record;
@@ -227,37 +226,19 @@ StatusOr<std::string> KafkaRemoteBackend::manifestRecord(Batch& batch,
     *record.mutable_manifest() = manifest;
     return record.SerializeAsString();
   }
-  record.set_format_version(kByReference);
+  record.set_format_version(kPaged);
   store::copyHeader(manifest, *record.mutable_manifest());
-  const std::string list = stateList(manifest);
-  const std::string hash = sha256(list);
-  if (hash == acked_state_list_) {
-    record.mutable_manifest_blob()->set_sha256(hash);
-    record.mutable_manifest_blob()->set_size(list.size());
-    manifest_blobs_[hash] = list.size();
-  } else {
-    TM_ASSIGN_OR_RETURN(*record.mutable_manifest_blob(),
-                        sendRecordBlob(batch, list, manifest_blobs_));
+  for (const std::string& page : store::statePages(manifest, options_.chunk_bytes)) {
+    std::string hash = sha256(page);
+    // On the remote already, or sent earlier in this upload (a repeated page).
+    const bool held = acked_pages_.count(hash) > 0 || manifest_blobs_.count(hash) > 0;
+    if (!held) TM_RETURN_IF_ERROR(sendBlob(batch, hash, page));
+    manifest_blobs_[hash] = page.size();
+    store::v1::BlobRef* ref = record.add_manifest_pages();
+    ref->set_sha256(std::move(hash));
+    ref->set_size(page.size());
   }
   return record.SerializeAsString();
-}
-
-// The encoding of a Manifest that holds only `manifest`'s state, written
-// without copying the state (a copy is a term per key).
-std::string KafkaRemoteBackend::stateList(const store::Manifest& manifest) {
-  constexpr uint32_t kLengthDelimited = 2;  // the wire type of a message field
-  constexpr uint32_t tag = (store::Manifest::kStateFieldNumber << 3) | kLengthDelimited;
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream raw(&out);
-    google::protobuf::io::CodedOutputStream coded(&raw);
-    for (const auto& ref : manifest.state()) {
-      coded.WriteTag(tag);
-      coded.WriteVarint32(static_cast<uint32_t>(ref.ByteSizeLong()));
-      ref.SerializeWithCachedSizes(&coded);
-    }
-  }
-  return out;
 }
 
 // A partition's record: the record itself, or (its state list too large for
@@ -346,7 +327,8 @@ Status KafkaRemoteBackend::upload(const store::Manifest& manifest,
   TM_RETURN_IF_ERROR(send(batch, manifestKey(), &manifest_value));
   TM_RETURN_IF_ERROR(await(batch));
   for (auto& [id, record] : sending) sent_partitions_[id] = std::move(record.second);
-  acked_state_list_ = manifest_blobs_.empty() ? "" : manifest_blobs_.begin()->first;
+  acked_pages_.clear();
+  for (const auto& [hash, size] : manifest_blobs_) acked_pages_.insert(hash);
   return Status::ok();
 }
 

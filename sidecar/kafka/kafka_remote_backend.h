@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -38,11 +39,13 @@ struct KafkaRemoteOptions {
 class KafkaRemoteBackend : public store::RemoteBackend {
  public:
   // The record format (RemoteKey, RemoteManifest and partition record
-  // format_version) written and read; a manifest or partition record larger
-  // than one record is written in format 2, by reference to a blob holding
-  // its key list.
+  // format_version) written and read. A partition record larger than one
+  // record is written in format 2, by reference to a blob holding its key
+  // list; a manifest, in format 3, by reference to pages of its key list
+  // (format 2 manifests are still read).
   static constexpr uint32_t kRecordVersion = 1;
   static constexpr uint32_t kByReference = 2;
+  static constexpr uint32_t kPaged = 3;
 
   static StatusOr<std::unique_ptr<KafkaRemoteBackend>> create(KafkaRemoteOptions options);
   ~KafkaRemoteBackend() override;
@@ -72,11 +75,9 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   StatusOr<store::v1::BlobRef> sendRecordBlob(Batch& batch, const std::string& encoded,
                                               std::map<std::string, uint64_t>& record_blobs);
   // The manifest's record: the manifest itself, or (too large for one record)
-  // the manifest without its state and a reference to a blob of its state
-  // list, whose chunks are added to `batch` unless the remote holds it.
+  // the manifest without its state and references to the pages of its state
+  // list, whose chunks are added to `batch` unless the remote holds them.
   StatusOr<std::string> manifestRecord(Batch& batch, const store::Manifest& manifest);
-  // The encoding of a Manifest holding only `manifest`'s state.
-  static std::string stateList(const store::Manifest& manifest);
   StatusOr<std::string> partitionRecord(Batch& batch, store::PartitionCheckpoint p,
                                         std::map<std::string, uint64_t>& record_blobs);
   store::v1::RemoteKey ownKey() const;
@@ -93,11 +94,11 @@ class KafkaRemoteBackend : public store::RemoteBackend {
   rd_kafka_s* producer_ = nullptr;
   bool topic_checked_ = false;
   uint64_t last_upload_bytes_ = 0;
-  std::map<std::string, uint64_t> manifest_blobs_;  // the last upload's manifest's blob
-  // The state-list blob of the last manifest the remote acknowledged: while
-  // the state keys stay the same, the next manifest points at it again
-  // rather than sending it anew (the Replicator keeps it pinned).
-  std::string acked_state_list_;
+  std::map<std::string, uint64_t> manifest_blobs_;  // the last upload's manifest's pages
+  // The state-list pages of the last manifest the remote acknowledged: the
+  // next manifest points at those it shares rather than sending them anew
+  // (the Replicator keeps them pinned while they are referenced).
+  std::set<std::string> acked_pages_;
   // What was last sent per partition, id and time left out: an unchanged
   // partition is not sent again. Its record's own blob (a large state list's)
   // stays needed while the record is live.

@@ -244,6 +244,17 @@ StatusOr<store::RemoteSnapshot> KafkaRemoteBackend::read() {
       }
       store::copyHeader(record.manifest(), m);
       out.latest = std::move(m);
+    } else if (parsed && record.format_version() == kPaged) {
+      store::Manifest m;  // the pages, merged in order: a Manifest holding only the state
+      for (const store::v1::BlobRef& page : record.manifest_pages()) {
+        auto blob = out.blobs.find(page.sha256());
+        if (blob == out.blobs.end() || !m.MergeFromString(blob->second)) {
+          return dataLoss("the remote manifest record points at state-list page " +
+                          toHex(page.sha256()) + ", which the remote does not hold whole");
+        }
+      }
+      store::copyHeader(record.manifest(), m);
+      out.latest = std::move(m);
     } else {
       TM_LOG(Warn, "remote", "skipping a manifest this version cannot read");
     }

@@ -170,10 +170,10 @@ def live_blob_hashes(records):
     return hashes
 
 
-def test_should_restore_a_manifest_too_large_for_one_record_from_its_blob(cluster, tmp_path):
+def test_should_restore_a_manifest_too_large_for_one_record_from_its_pages(cluster, tmp_path):
     # With 1 KiB chunks the producer takes records up to 65 KiB: a manifest of
     # 1,000 keys (~80 KiB) is refused as one record (as one of some 6,000 keys is
-    # with the default 512 KiB chunks), so it goes as a blob.
+    # with the default 512 KiB chunks), so its state list goes as pages.
     small = {**REMOTE, "remote.kafka.chunk_bytes": "1KiB"}
     keys = [f"model/part-{i:04d}" for i in range(1000)]
     first = Sidecar(tmp_path / "node-a", cluster.bootstrap, small)
@@ -182,27 +182,36 @@ def test_should_restore_a_manifest_too_large_for_one_record_from_its_blob(cluste
             assert call(first, "PUT", f"/v1/state/{k}", f"value of {k}")[0] == 204
         checkpoint(first, "weights-v1", 41)
         wait_for(lambda: uploaded(first) >= 1, 30, "the first upload")
-        checkpoint(first, "weights-v2", 42)  # a new manifest: the old one's blob goes
+        manifest_key = b"\x08\x01\x12\x02it\x1a\x05pod-0\x22\x00"
+        records = remote_records(cluster.bootstrap)
+        assert dict(records)[manifest_key][:2] == b"\x08\x03", "not sent as pages"
+        live_first = live_blob_hashes(records)
+        # Every value, "model", and more than one page of the list.
+        assert len(live_first) > len(keys) + 2, "the state list is not in pages"
+
+        # One key changed: its value and the one page that lists it are sent and
+        # replace the old ones; the rest of the list (~80 KiB) is not sent again.
+        sent = metric(first, "tidemark_remote_uploaded_bytes_total")
+        checkpoint(first, "weights-v2", 42)
         wait_for(lambda: uploaded(first) >= 2, 30, "the second upload")
         assert (metric(first, "tidemark_remote_upload_failures_total") or 0) == 0
-        manifest_key = b"\x08\x01\x12\x02it\x1a\x05pod-0\x22\x00"
-        want = len(keys) + 2  # every value, "model" (v2), and the newest manifest
+        assert metric(first, "tidemark_remote_uploaded_bytes_total") - sent < 16384
         records = latest_records(cluster.bootstrap,
-                                 lambda records: len(live_blob_hashes(records)) == want)
+                                 lambda r: len(live_blob_hashes(r)) == len(live_first))
         live = live_blob_hashes(records)
-        assert dict(records)[manifest_key][:2] == b"\x08\x02", "not sent by reference"
-        assert len(live) == want, "a superseded manifest's or value's blob was not deleted"
-        # The same keys and values, a new offset: the state list (~80 KiB) is
-        # not sent again; the new manifest record points at the same blob.
+        assert len(live - live_first) == 2, "not exactly the new value and its page"
+        assert len(live_first - live) == 2, "the superseded value or page was not deleted"
+
+        # Nothing changed but the offset: no page is sent again.
         sent = metric(first, "tidemark_remote_uploaded_bytes_total")
         checkpoint(first, "weights-v2", 43)
         wait_for(lambda: uploaded(first) >= 3, 30, "the third upload")
-        assert metric(first, "tidemark_remote_uploaded_bytes_total") - sent < 4096
+        assert metric(first, "tidemark_remote_uploaded_bytes_total") - sent < 8192
         again = latest_records(cluster.bootstrap, lambda r: dict(r)[manifest_key] !=
                                dict(records)[manifest_key])
         assert dict(again)[manifest_key] != dict(records)[manifest_key], \
             "the third checkpoint's manifest record never reached the topic"
-        assert live_blob_hashes(again) == live, "the unchanged state list was replaced"
+        assert live_blob_hashes(again) == live, "an unchanged page was replaced"
     finally:
         first.stop()  # SIGKILL: the disk of node a is gone with it
     second = Sidecar(tmp_path / "node-b", cluster.bootstrap, small)
