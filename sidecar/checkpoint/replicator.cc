@@ -211,7 +211,7 @@ void Replicator::kick() {
           p->status = m.isOk() ? Status::ok() : m.status();
           return p;
         }
-        p->manifest = **m;
+        p->manifest = std::move(**m);
         auto missing = store.blobsNotOnRemote(*p->manifest);
         if (!missing.isOk()) {
           p->status = missing.status();
@@ -270,27 +270,29 @@ void Replicator::uploaded(std::shared_ptr<Pending> p, Status s, double secs) {
     return scheduleRetry();
   }
   const uint64_t bytes = p->sent_bytes;
-  const store::Manifest m = *p->manifest;
+  const uint64_t id = p->manifest->id();
   p->data.clear();
   for (const auto& record : p->partitions) {
     pins_[store::groupPartition(record.partition())] = blobsOf(record);
   }
   record_blobs_ = p->record_blobs;
+  // `p` (not a copy of its manifest, a term per state key) travels to the
+  // store worker; the loop does not touch it meanwhile.
   store_->submit<StatusOr<std::map<std::string, uint64_t>>>(
-      [m, pinned = pinnedBlobs()](store::CheckpointStore& store) {
-        return store.markReplicated(m, pinned);
+      [p, pinned = pinnedBlobs()](store::CheckpointStore& store) {
+        return store.markReplicated(*p->manifest, pinned);
       },
-      [this, m, bytes, secs](StatusOr<std::map<std::string, uint64_t>> unreferenced) {
+      [this, id, bytes, secs](StatusOr<std::map<std::string, uint64_t>> unreferenced) {
         in_flight_ = false;
         if (!unreferenced.isOk()) {
           TM_LOG(Warn, "remote", "uploaded, but the store could not record it")
-              .kv("id", m.id())
+              .kv("id", id)
               .kv("error", unreferenced.status().toString());
           return scheduleRetry();
         }
         consecutive_failures_ = 0;
         outbox_bytes_ = 0;
-        replicated_id_ = std::max(replicated_id_, m.id());
+        replicated_id_ = std::max(replicated_id_, id);
         last_success_unix_ = unixSeconds();
         if (uploads_ != nullptr) {
           uploads_->inc();
@@ -298,7 +300,7 @@ void Replicator::uploaded(std::shared_ptr<Pending> p, Status s, double secs) {
           duration_->observe(secs);
         }
         TM_LOG(Debug, "remote", "checkpoint replicated")
-            .kv("id", m.id())
+            .kv("id", id)
             .kv("bytes", bytes)
             .kv("duration_ms", static_cast<int64_t>(secs * 1000));
         if (!unreferenced->empty()) {
