@@ -292,19 +292,24 @@ void Coordinator::run(const std::string& trigger) {
 void Coordinator::commit(const std::string& trigger) {
   committing_ = true;
   // The sealed view is immutable once copied: blobs are shared, not copied.
+  // The manifest is built, committed and dropped on the store worker, so the
+  // loop spends on a checkpoint only this copy of the view.
   auto view = std::make_shared<SealedView>(book_.sealed());
-  auto manifest =
-      std::make_shared<store::Manifest>(buildManifest(*view, options_, writer_epoch_, trigger));
   const int64_t started = monotonicUs();
   worker_->submit<Result>(
-      [view, manifest, started](store::CheckpointStore& store) {
+      [view, started, options = options_, epoch = writer_epoch_,
+       trigger](store::CheckpointStore& store) {
         Result r;
+        auto manifest =
+            std::make_unique<store::Manifest>(buildManifest(*view, options, epoch, trigger));
+        r.summary = store::summarize(*manifest);
         auto id = store.nextId(manifest->created_at_ms());
         if (!id.isOk()) {
           r.status = id.status();
           return r;
         }
         manifest->set_id(*id);
+        r.summary.id = *id;
         // Entries without bytes are in the store already (durable()), so
         // the store never asks for them. It asks only for blobs it does not
         // hold, so the index is built at the first question: a checkpoint
@@ -323,7 +328,6 @@ void Coordinator::commit(const std::string& trigger) {
               if (it == by_hash.end()) return std::nullopt;
               return std::string_view(*it->second);
             });
-        r.manifest = std::move(*manifest);  // nothing reads it after the commit
         if (r.status.isOk()) r.written = store.lastCommit();
         r.duration_us = monotonicUs() - started;
         return r;
@@ -332,7 +336,7 @@ void Coordinator::commit(const std::string& trigger) {
         const uint64_t seal = view->seal;
         if (r.status.isOk()) book_.durable(*view);  // its bytes are in the store now
         if (!r.status.isOk() || !replicate_) return finish(seal, std::move(r));
-        const uint64_t id = r.manifest.id();
+        const uint64_t id = r.summary.id;
         if (timed_out_) {
           // Already failed by its timeout: durable here, and the replicator
           // uploads it, but nobody waits for the remote any more.
@@ -346,7 +350,7 @@ void Coordinator::commit(const std::string& trigger) {
         replicate_(id, [this, seal, attempt, r = std::move(r)](Status s) mutable {
           if (attempt != attempt_) {  // its timeout ended the attempt: a newer one covers it
             TM_LOG(Info, "checkpoint", "reached the remote after its timeout")
-                .kv("id", r.manifest.id())
+                .kv("id", r.summary.id)
                 .kv("ok", s.isOk());
             return;
           }
@@ -416,15 +420,15 @@ void Coordinator::finish(uint64_t seal, Result r) {
           .kv("error", r.status.toString());
       return;  // already counted and retried by the timeout
     }
-    return fail(r.manifest.trigger(), r.status);
+    return fail(r.summary.trigger, r.status);
   }
   if (late) {
     TM_LOG(Warn, "checkpoint", "checkpoint became durable after its timeout")
-        .kv("id", r.manifest.id())
+        .kv("id", r.summary.id)
         .kv("duration_us", r.duration_us);
   }
   ++stats_.taken;
-  count(r.manifest.trigger(), "completed");
+  count(r.summary.trigger, "completed");
   if (duration_ != nullptr) {
     duration_->observe(r.duration_us / 1e6);
     bytes_written_->inc(static_cast<double>(r.written.bytes_written));
@@ -432,18 +436,18 @@ void Coordinator::finish(uint64_t seal, Result r) {
   }
   stats_.consecutive_failures = 0;
   stats_.last_error.clear();
-  stats_.last_id = r.manifest.id();
+  stats_.last_id = r.summary.id;
   stats_.last_duration_us = r.duration_us;
   stats_.last_completed_ms = last_end_ms_;
   durable_seal_ = std::max(durable_seal_, seal);
-  const uint64_t id = r.manifest.id();
-  retained_.insert(retained_.begin(), store::summarize(r.manifest));
+  const uint64_t id = r.summary.id;
+  retained_.insert(retained_.begin(), r.summary);
   if (retained_.size() > options_.retained) retained_.resize(options_.retained);
   TM_LOG(Info, "checkpoint", "checkpoint committed")
       .kv("id", id)
-      .kv("trigger", r.manifest.trigger())
-      .kv("offsets", r.manifest.offsets_size())
-      .kv("state_keys", r.manifest.state_size())
+      .kv("trigger", r.summary.trigger)
+      .kv("offsets", r.summary.partitions)
+      .kv("state_keys", r.summary.state_keys)
       .kv("duration_us", r.duration_us);
   // Listeners first: the upstream mirror of the app's commits must go out
   // before a LeaveGroup released by a waiter, or the group would reject it.

@@ -148,7 +148,9 @@ class Coordinator {
   };
   struct Result {
     Status status;
-    store::Manifest manifest;
+    // The checkpoint in one line (its trigger even when it failed); the
+    // manifest itself, a term per state key, stays on the store worker.
+    store::CheckpointSummary summary;
     int64_t duration_us = 0;
     store::CommitStats written;
   };
