@@ -232,25 +232,27 @@ void StateBook::restore(SealedView view) {
   lru_.clear();
   lru_at_.clear();
   cached_bytes_ = 0;
+  not_durable_.clear();
   sealed_ = std::move(view);
   for (auto& [key, entry] : sealed_.state) {
     if (entry.resident()) cache(key, entry);  // restored: durable already
   }
 }
 
-// Walks the view and the sealed state together (both in key order): a
-// lookup per key cost a term per key in string comparisons, on a view of
-// every key, after every checkpoint.
+// Looks only at the keys sealed since the last durable checkpoint: a
+// checkpoint costs the book what changed, not a term per key.
 void StateBook::durable(const SealedView& view) {
-  auto it = sealed_.state.begin();
-  for (const auto& [key, written] : view.state) {
-    while (it != sealed_.state.end() && it->first < key) ++it;
-    // Changed since (its new bytes are not in the store), or handled already.
-    if (it == sealed_.state.end() || it->first != key || it->second.sha256 != written.sha256 ||
-        !it->second.resident() || lru_at_.count(key)) {
+  for (auto k = not_durable_.begin(); k != not_durable_.end();) {
+    auto written = view.state.find(*k);
+    auto it = sealed_.state.find(*k);
+    // Changed since the view was taken: its new bytes are not in the store.
+    if (written == view.state.end() || it == sealed_.state.end() ||
+        it->second.sha256 != written->second.sha256) {
+      ++k;
       continue;
     }
-    cache(key, it->second);
+    if (it->second.resident() && !lru_at_.count(*k)) cache(*k, it->second);
+    k = not_durable_.erase(k);
   }
 }
 
@@ -263,11 +265,17 @@ void StateBook::fill(const std::string& key, const std::string& sha256, Blob byt
 
 void StateBook::setSealed(const std::string& key, StateEntry entry) {
   uncache(key);
+  if (entry.resident()) {
+    not_durable_.insert(key);
+  } else {
+    not_durable_.erase(key);
+  }
   sealed_.state[key] = std::move(entry);
 }
 
 void StateBook::eraseSealed(const std::string& key) {
   uncache(key);
+  not_durable_.erase(key);
   sealed_.state.erase(key);
 }
 

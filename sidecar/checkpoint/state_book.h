@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -162,6 +163,10 @@ class StateBook {
   std::map<std::string, int32_t> generations_;
   std::map<std::string, std::optional<StateEntry>> staged_;  // nullopt: deleted
   SealedView sealed_;
+  // Sealed keys whose bytes no durable checkpoint holds yet (set since the
+  // last one): what durable() looks at, rather than every key. In key order,
+  // the order they enter the cache in.
+  std::set<std::string> not_durable_;
 };
 
 // Key rules for state keys: 1-512 bytes of [A-Za-z0-9._~:@=+-] and '/', not
