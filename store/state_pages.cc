@@ -28,8 +28,10 @@ uint64_t identityHash(const v1::StateRef& ref) {
   if (ref.has_partition()) {
     mix(ref.partition().group());
     mix(ref.partition().topic());
-    const uint32_t p = static_cast<uint32_t>(ref.partition().partition());
-    mix(std::string_view(reinterpret_cast<const char*>(&p), sizeof p));
+    const auto p = static_cast<uint32_t>(ref.partition().partition());
+    const char le[4] = {static_cast<char>(p), static_cast<char>(p >> 8), static_cast<char>(p >> 16),
+                        static_cast<char>(p >> 24)};
+    mix(std::string_view(le, sizeof le));  // little-endian on every machine
   }
   return h;
 }
