@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "sidecar/checkpoint/app_commit.h"
+#include "sidecar/checkpoint/checkpoint_json.h"
 #include "sidecar/config/scalars.h"
 #include "store/checkpoint_store.h"
 
@@ -55,43 +56,6 @@ StatusOr<View> viewOf(const Request& req) {
 StatusOr<json> parseBody(const Request& req) {
   json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return invalidArgument("body is not valid JSON");
-  return j;
-}
-
-json summaryJson(const store::CheckpointSummary& s) {
-  return {{"id", std::to_string(s.id)}, {"created_at_ms", s.created_at_ms},
-          {"trigger", s.trigger},       {"partitions", s.partitions},
-          {"state_keys", s.state_keys}, {"state_bytes", s.state_bytes}};
-}
-
-json manifestDetail(const store::Manifest& m) {
-  json j = summaryJson(store::summarize(m));
-  j["job_id"] = m.job_id();
-  json offsets = json::array();
-  for (const auto& o : m.offsets()) {
-    json e = {{"group", o.key().group()},
-              {"topic", o.key().topic()},
-              {"partition", o.key().partition()},
-              {"offset", o.offset()},
-              {"leader_epoch", o.leader_epoch()}};
-    e["metadata"] = o.has_metadata() ? json(o.metadata()) : json(nullptr);
-    offsets.push_back(e);
-  }
-  json state = json::array();
-  for (const auto& s : m.state()) {
-    json e = {{"key", s.key()},
-              {"size", s.size()},
-              {"sha256", store::toHex(s.sha256())},
-              {"content_type", s.content_type()}};
-    if (s.has_partition()) {
-      e["partition"] = {{"group", s.partition().group()},
-                        {"topic", s.partition().topic()},
-                        {"partition", s.partition().partition()}};
-    }
-    state.push_back(std::move(e));
-  }
-  j["offsets"] = offsets;
-  j["state"] = state;
   return j;
 }
 
@@ -244,7 +208,7 @@ void registerRoutes(http::HttpServer& server, Coordinator& c, const RouteLimits&
     c.readCheckpoint(wanted, [reply, notRetained](StatusOr<std::optional<store::Manifest>> m) {
       if (!m.isOk()) return reply(fromStatus(m.status()));
       if (!m->has_value()) return reply(notRetained());
-      reply(Response::json(200, manifestDetail(**m).dump()));
+      reply(Response::json(200, detailJson(**m).dump()));
     });
   });
 }

@@ -71,45 +71,6 @@ std::string humanBytes(uint64_t n) {
   return out;
 }
 
-// The same documents as sidecar/checkpoint/http_api.cc, so that offline and
-// online --json agree with each other and with the API.
-json summaryJson(const Summary& s) {
-  return {{"id", std::to_string(s.id)}, {"created_at_ms", s.created_at_ms},
-          {"trigger", s.trigger},       {"partitions", s.partitions},
-          {"state_keys", s.state_keys}, {"state_bytes", s.state_bytes}};
-}
-
-json partitionJson(const store::v1::PartitionKey& p) {
-  return {{"group", p.group()}, {"topic", p.topic()}, {"partition", p.partition()}};
-}
-
-json offsetJson(const PartitionOffset& o) {
-  json e = partitionJson(o.key());
-  e["offset"] = o.offset();
-  e["leader_epoch"] = o.leader_epoch();
-  e["metadata"] = o.has_metadata() ? json(o.metadata()) : json(nullptr);
-  return e;
-}
-
-json stateJson(const StateRef& s) {
-  json e = {{"key", s.key()},
-            {"size", s.size()},
-            {"sha256", toHex(s.sha256())},
-            {"content_type", s.content_type()}};
-  if (s.has_partition()) e["partition"] = partitionJson(s.partition());
-  return e;
-}
-
-json detailJson(const Manifest& m) {
-  json j = summaryJson(summaryOf(m));
-  j["job_id"] = m.job_id();
-  j["offsets"] = json::array();
-  for (const auto& o : m.offsets()) j["offsets"].push_back(offsetJson(o));
-  j["state"] = json::array();
-  for (const auto& s : m.state()) j["state"].push_back(stateJson(s));
-  return j;
-}
-
 // Reading the sidecar's answers without exceptions: every field's type is
 // checked before it is read.
 Status malformed(const std::string& what) {

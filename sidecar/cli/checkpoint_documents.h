@@ -1,7 +1,7 @@
 #pragma once
 
 // The checkpoint documents of the sidecar's HTTP API (GET /v1/checkpoints and
-// GET /v1/checkpoints/{id}, built by sidecar/checkpoint/http_api.cc), as
+// GET /v1/checkpoints/{id}, built by sidecar/checkpoint/checkpoint_json.h), as
 // `tidemark checkpoints` writes and reads them. Offline sources build them
 // from a store's manifests and online ones parse them from a sidecar's
 // answers, so that `--json` prints the same documents either way.
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "sidecar/base/status.h"
+#include "sidecar/checkpoint/checkpoint_json.h"
 #include "store/checkpoint_store.h"
 #include "store/checkpoint_summary.h"
 
@@ -35,12 +36,12 @@ std::string humanBytes(uint64_t n);
 
 // ---------------------------------------------------------------- to JSON
 
-nlohmann::json summaryJson(const Summary& s);
-nlohmann::json partitionJson(const store::v1::PartitionKey& p);
-nlohmann::json offsetJson(const store::v1::PartitionOffset& o);
-nlohmann::json stateJson(const store::v1::StateRef& s);
-// GET /v1/checkpoints/{id}: the summary, the job id, every offset and state key.
-nlohmann::json detailJson(const store::Manifest& m);
+// The API's own documents (sidecar/checkpoint/checkpoint_json.h).
+using checkpoint::detailJson;
+using checkpoint::offsetJson;
+using checkpoint::partitionJson;
+using checkpoint::stateJson;
+using checkpoint::summaryJson;
 
 // ---------------------------------------------------------------- from JSON
 
