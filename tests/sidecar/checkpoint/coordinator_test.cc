@@ -129,7 +129,6 @@ class CoordinatorTest : public ::testing::Test {
     coordinator_->book().seal({{PartitionId{"g", "t", 0}, CommittedOffset{offset, -1, {}}}});
   }
 
-  // Runs the loop until `done` holds (or 10 s pass: a failure, not a hang).
   // The newest retained checkpoint's manifest, read from the store.
   store::Manifest latestRetained() {
     std::optional<StatusOr<std::optional<store::Manifest>>> read;
@@ -142,6 +141,7 @@ class CoordinatorTest : public ::testing::Test {
     return read && read->isOk() && read->value() ? *read->value() : store::Manifest();
   }
 
+  // Runs the loop until `done` holds (or 10 s pass: a failure, not a hang).
   void runUntil(const std::function<bool()>& done) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     std::unique_ptr<event::Timer> poll;
