@@ -295,9 +295,13 @@ void Coordinator::commit(const std::string& trigger) {
   // The manifest is built, committed and dropped on the store worker, so the
   // loop spends on a checkpoint only this copy of the view.
   auto view = std::make_shared<SealedView>(book_.sealed());
+  // All the store can ask for: bytes no durable checkpoint holds yet (every
+  // other entry's are in the store), gathered for what changed, not per key.
+  auto fresh =
+      std::make_shared<const std::unordered_map<std::string, Blob>>(book_.blobsNotDurable());
   const int64_t started = monotonicUs();
   worker_->submit<Result>(
-      [view, started, options = options_, epoch = writer_epoch_,
+      [view, fresh, started, options = options_, epoch = writer_epoch_,
        trigger](store::CheckpointStore& store) {
         Result r;
         auto manifest =
@@ -310,22 +314,10 @@ void Coordinator::commit(const std::string& trigger) {
         }
         manifest->set_id(*id);
         r.summary.id = *id;
-        // Entries without bytes are in the store already (durable()), so
-        // the store never asks for them. It asks only for blobs it does not
-        // hold, so the index is built at the first question: a checkpoint
-        // that changed nothing never builds it.
-        std::unordered_map<std::string_view, const std::string*> by_hash;
-        bool indexed = false;
         r.status =
             store.commit(*manifest, [&](const std::string& h) -> std::optional<std::string_view> {
-              if (!indexed) {
-                for (const auto& [key, entry] : view->state) {
-                  if (entry.resident()) by_hash.emplace(entry.sha256, entry.data.get());
-                }
-                indexed = true;
-              }
-              auto it = by_hash.find(h);
-              if (it == by_hash.end()) return std::nullopt;
+              auto it = fresh->find(h);
+              if (it == fresh->end()) return std::nullopt;
               return std::string_view(*it->second);
             });
         if (r.status.isOk()) r.written = store.lastCommit();

@@ -256,6 +256,17 @@ void StateBook::durable(const SealedView& view) {
   }
 }
 
+std::unordered_map<std::string, Blob> StateBook::blobsNotDurable() const {
+  std::unordered_map<std::string, Blob> blobs;
+  for (const auto& key : not_durable_) {
+    auto it = sealed_.state.find(key);
+    if (it != sealed_.state.end() && it->second.resident()) {
+      blobs.emplace(it->second.sha256, it->second.data);
+    }
+  }
+  return blobs;
+}
+
 void StateBook::fill(const std::string& key, const std::string& sha256, Blob bytes) {
   auto it = sealed_.state.find(key);
   if (it == sealed_.state.end() || it->second.sha256 != sha256 || it->second.resident()) return;

@@ -135,6 +135,11 @@ class StateBook {
   // A checkpoint of `view` is durable in the local store: entries the book
   // still holds unchanged may now give up their bytes (the cache decides).
   void durable(const SealedView& view);
+  // The bytes of every sealed entry no durable checkpoint holds yet, by
+  // SHA-256: all that a checkpoint's store can ask for, since every other
+  // entry's bytes are in the store already. Costs what changed since the last
+  // durable checkpoint, not a term per key.
+  std::unordered_map<std::string, Blob> blobsNotDurable() const;
   // Bytes of `key` read from the store (they match `sha256`): kept in the
   // cache if the entry is unchanged, without bytes, and they fit.
   void fill(const std::string& key, const std::string& sha256, Blob bytes);

@@ -225,6 +225,39 @@ TEST(StateBookCacheTest, ShouldKeepBytesNoDurableCheckpointHoldsWhateverTheBudge
   EXPECT_EQ(*book.get("k", View::kSealed)->data, "newer");
 }
 
+// A checkpoint's store asks only for blobs it does not hold: the book must
+// name every one, and only those, so a checkpoint costs what changed.
+TEST(StateBookCacheTest, ShouldOfferTheStoreExactlyTheBytesNoDurableCheckpointHolds) {
+  StateBook book(/*seal_immediately=*/true, /*cache_bytes=*/100);
+  ASSERT_TRUE(book.put("a", "1", "", std::nullopt).isOk());
+  ASSERT_TRUE(book.put("b", "2", "", std::nullopt).isOk());
+  EXPECT_EQ(book.blobsNotDurable().size(), 2u);
+  const SealedView snapshot = book.sealed();
+  ASSERT_TRUE(book.put("b", "3", "", std::nullopt).isOk());  // after the snapshot
+  book.durable(snapshot);
+  auto fresh = book.blobsNotDurable();
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(*fresh.at(store::sha256("3")), "3");
+
+  book.durable(book.sealed());
+  EXPECT_TRUE(book.blobsNotDurable().empty());  // cached bytes are in the store too
+  // State adopted with a partition came from another instance's checkpoint:
+  // this store does not hold it.
+  std::map<std::string, StateEntry> adopted;
+  adopted["count"] = StateEntry::of("40", "text/plain");
+  book.adopt(kP0, CommittedOffset{40}, std::move(adopted));
+  fresh = book.blobsNotDurable();
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(*fresh.at(store::sha256("40")), "40");
+  ASSERT_TRUE(book.remove(scopedKey(kP0, "count"), std::nullopt).isOk());
+  EXPECT_TRUE(book.blobsNotDurable().empty());
+  // Restored entries are the store's own.
+  SealedView restored;
+  restored.state["r"] = {nullptr, store::sha256("r"), "", 1};
+  book.restore(std::move(restored));
+  EXPECT_TRUE(book.blobsNotDurable().empty());
+}
+
 TEST(StateBookCacheTest, ShouldReleaseTheCachedBytesOfAnEntryThatIsOverwrittenOrDeleted) {
   StateBook book(/*seal_immediately=*/true, /*cache_bytes=*/100);
   ASSERT_TRUE(book.put("a", "12345", "", std::nullopt).isOk());
