@@ -147,7 +147,7 @@ Status Coordinator::restore() {
                                                ref.partition().partition()},
                                               ref.key())
                                   : ref.key();
-      view.state[key] = {nullptr, ref.sha256(), ref.content_type(), ref.size()};
+      view.state.set(key, {nullptr, ref.sha256(), ref.content_type(), ref.size()});
     }
     stats_.last_id = latest->id();
     writer_epoch_ = latest->writer_epoch() + 1;
@@ -291,21 +291,23 @@ void Coordinator::run(const std::string& trigger) {
 // Snapshots the sealed view and has the store worker write it.
 void Coordinator::commit(const std::string& trigger) {
   committing_ = true;
-  // The sealed view is immutable once copied: blobs are shared, not copied.
-  // The manifest is built, committed and dropped on the store worker, so the
-  // loop spends on a checkpoint only this copy of the view.
-  auto view = std::make_shared<SealedView>(book_.sealed());
+  // A snapshot of the sealed view, which shares its entries with the book
+  // until the book changes them: the manifest is built, committed and dropped
+  // on the store worker, so the loop spends on a checkpoint only this copy, a
+  // pointer per chunk of keys. The worker reads it through a plain pointer;
+  // the answer owns it, so it is dropped on the loop, as SnapshotMap requires.
+  auto view = std::make_shared<const SealedView>(book_.sealed());
   // All the store can ask for: bytes no durable checkpoint holds yet (every
   // other entry's are in the store), gathered for what changed, not per key.
   auto fresh =
       std::make_shared<const std::unordered_map<std::string, Blob>>(book_.blobsNotDurable());
   const int64_t started = monotonicUs();
   worker_->submit<Result>(
-      [view, fresh, started, options = options_, epoch = writer_epoch_,
+      [snapshot = view.get(), fresh, started, options = options_, epoch = writer_epoch_,
        trigger](store::CheckpointStore& store) {
         Result r;
         auto manifest =
-            std::make_unique<store::Manifest>(buildManifest(*view, options, epoch, trigger));
+            std::make_unique<store::Manifest>(buildManifest(*snapshot, options, epoch, trigger));
         r.summary = store::summarize(*manifest);
         auto id = store.nextId(manifest->created_at_ms());
         if (!id.isOk()) {

@@ -202,10 +202,11 @@ int32_t StateBook::generation(const std::string& group) const {
 void StateBook::adopt(const PartitionId& id, std::optional<CommittedOffset> offset,
                       std::map<std::string, StateEntry> state) {
   const std::string prefix = scopedKey(id, "");
-  for (auto [it, last] = keysWithPrefix(sealed_.state, prefix); it != last;) {
-    const std::string key = (it++)->first;  // erasing it leaves `it` and `last` valid
-    eraseSealed(key);
+  std::vector<std::string> gone;
+  for (auto [it, last] = keysWithPrefix(sealed_.state, prefix); it != last; ++it) {
+    gone.push_back(it->first);  // collected first: erasing moves entries between chunks
   }
+  for (const auto& key : gone) eraseSealed(key);
   dropStaged(id);
   if (offset) {
     sealed_.offsets[id] = *offset;
@@ -234,9 +235,9 @@ void StateBook::restore(SealedView view) {
   cached_bytes_ = 0;
   not_durable_.clear();
   sealed_ = std::move(view);
-  for (auto& [key, entry] : sealed_.state) {
+  sealed_.state.forEachMutable([this](const std::string& key, StateEntry& entry) {
     if (entry.resident()) cache(key, entry);  // restored: durable already
-  }
+  });
 }
 
 // Looks only at the keys sealed since the last durable checkpoint: a
@@ -251,7 +252,7 @@ void StateBook::durable(const SealedView& view) {
       ++k;
       continue;
     }
-    if (it->second.resident() && !lru_at_.count(*k)) cache(*k, it->second);
+    if (it->second.resident() && !lru_at_.count(*k)) cache(*k, *sealed_.state.findMutable(*k));
     k = not_durable_.erase(k);
   }
 }
@@ -270,8 +271,9 @@ std::unordered_map<std::string, Blob> StateBook::blobsNotDurable() const {
 void StateBook::fill(const std::string& key, const std::string& sha256, Blob bytes) {
   auto it = sealed_.state.find(key);
   if (it == sealed_.state.end() || it->second.sha256 != sha256 || it->second.resident()) return;
-  it->second.data = std::move(bytes);
-  cache(key, it->second);
+  StateEntry& entry = *sealed_.state.findMutable(key);  // a snapshot may share it
+  entry.data = std::move(bytes);
+  cache(key, entry);
 }
 
 void StateBook::setSealed(const std::string& key, StateEntry entry) {
@@ -281,7 +283,7 @@ void StateBook::setSealed(const std::string& key, StateEntry entry) {
   } else {
     not_durable_.erase(key);
   }
-  sealed_.state[key] = std::move(entry);
+  sealed_.state.set(key, std::move(entry));
 }
 
 void StateBook::eraseSealed(const std::string& key) {
@@ -293,7 +295,7 @@ void StateBook::eraseSealed(const std::string& key) {
 void StateBook::uncache(const std::string& key) {
   auto at = lru_at_.find(key);
   if (at == lru_at_.end()) return;
-  cached_bytes_ -= sealed_.state.at(key).size;
+  cached_bytes_ -= sealed_.state.find(key)->second.size;
   lru_.erase(at->second);
   lru_at_.erase(at);
 }
@@ -307,7 +309,7 @@ void StateBook::cache(const std::string& key, StateEntry& entry) {
   }
   while (cached_bytes_ + entry.size > cache_budget_) {
     const std::string& oldest = lru_.front();
-    StateEntry& evicted = sealed_.state.at(oldest);
+    StateEntry& evicted = *sealed_.state.findMutable(oldest);
     evicted.data.reset();
     cached_bytes_ -= evicted.size;
     lru_at_.erase(oldest);

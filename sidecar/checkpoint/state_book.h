@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "protocol/store/checkpoint.pb.h"
+#include "sidecar/base/snapshot_map.h"
 #include "sidecar/base/status.h"
 
 namespace tidemark::checkpoint {
@@ -75,11 +76,13 @@ struct StateEntry {
 
 enum class View { kSealed, kStaged };
 
-// What a checkpoint persists: one consistent sealed view.
+// What a checkpoint persists: one consistent sealed view. A copy is a
+// snapshot: the state's entries are shared until the book changes them (see
+// SnapshotMap for which thread may create and drop copies).
 struct SealedView {
   uint64_t seal = 0;  // how many seals produced this view
   std::map<PartitionId, CommittedOffset> offsets;
-  std::map<std::string, StateEntry> state;
+  SnapshotMap<StateEntry> state;
 };
 
 class StateBook {

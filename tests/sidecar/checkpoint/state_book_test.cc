@@ -253,7 +253,7 @@ TEST(StateBookCacheTest, ShouldOfferTheStoreExactlyTheBytesNoDurableCheckpointHo
   EXPECT_TRUE(book.blobsNotDurable().empty());
   // Restored entries are the store's own.
   SealedView restored;
-  restored.state["r"] = {nullptr, store::sha256("r"), "", 1};
+  restored.state.set("r", {nullptr, store::sha256("r"), "", 1});
   book.restore(std::move(restored));
   EXPECT_TRUE(book.blobsNotDurable().empty());
 }
