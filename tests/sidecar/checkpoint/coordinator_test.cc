@@ -171,6 +171,50 @@ TEST_F(CoordinatorTest, ShouldMakeSealedOffsetsDurableWhenACheckpointIsRequested
   EXPECT_EQ(latestRetained().offsets(0).offset(), 42);
 }
 
+// The loop snapshots the sealed view and goes on changing the book while the
+// store worker writes the snapshot (SnapshotMap shares the entries): the
+// checkpoint holds the view as it was, the next one what changed meanwhile.
+TEST_F(CoordinatorTest, ShouldCheckpointTheViewAsItWasWhileTheBookChangesDuringTheCommit) {
+  start(manual());
+  StateBook& book = coordinator_->book();
+  auto key = [](int i) { return "k/" + std::to_string(10000 + i); };
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(book.put(key(i), "v" + std::to_string(i), "", std::nullopt).isOk());
+  }
+  seal(1);
+  store_->stallNextCommit();
+  std::optional<StatusOr<uint64_t>> result;
+  coordinator_->checkpoint("request", [&](StatusOr<uint64_t> id) { result = id; });
+  int turns = 0;
+  runUntil([&] { return ++turns > 20; });  // the worker has the snapshot, held in commit()
+  for (int i = 0; i < 2000; i += 7) {
+    ASSERT_TRUE(book.put(key(i), "changed", "", std::nullopt).isOk());
+  }
+  for (int i = 3; i < 2000; i += 11) ASSERT_TRUE(book.remove(key(i), std::nullopt).isOk());
+  ASSERT_TRUE(book.put("k/new", "new", "", std::nullopt).isOk());
+  seal(2);
+  store_->release();
+  runUntil([&] { return result.has_value(); });
+  ASSERT_TRUE(result && result->isOk());
+
+  store::Manifest first = latestRetained();
+  EXPECT_EQ(first.offsets(0).offset(), 1);
+  ASSERT_EQ(first.state_size(), 2000);
+  for (int i = 0; i < 2000; ++i) {
+    EXPECT_EQ(first.state(i).key(), key(i));
+    EXPECT_EQ(first.state(i).sha256(), store::sha256("v" + std::to_string(i))) << key(i);
+  }
+
+  checkpointNow();
+  store::Manifest second = latestRetained();
+  EXPECT_EQ(second.offsets(0).offset(), 2);
+  EXPECT_EQ(second.state_size(), 2000 - 182 + 1);  // 182 of the keys 3, 14, ... removed
+  auto changed = read(key(7));
+  ASSERT_TRUE(changed.isOk());
+  EXPECT_EQ(*changed->data, "changed");
+  EXPECT_EQ(book.sealed().state.size(), static_cast<size_t>(second.state_size()));
+}
+
 TEST_F(CoordinatorTest, ShouldFailWaitersWhenTheStoreOutlastsTheTimeoutAndRecordALateSuccess) {
   CoordinatorOptions o = manual();
   o.timeout = 50ms;
