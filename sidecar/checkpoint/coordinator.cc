@@ -4,6 +4,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <google/protobuf/arena.h>
+
 #include "sidecar/base/log.h"
 
 namespace tidemark::checkpoint {
@@ -20,9 +22,8 @@ int64_t monotonicUs() {
 
 namespace {
 
-store::Manifest buildManifest(const SealedView& view, const CoordinatorOptions& options,
-                              uint64_t writer_epoch, const std::string& trigger) {
-  store::Manifest m;
+void buildManifest(const SealedView& view, const CoordinatorOptions& options, uint64_t writer_epoch,
+                   const std::string& trigger, store::Manifest& m) {
   m.set_format_version(1);
   m.set_created_at_ms(nowMs());
   m.set_trigger(trigger);
@@ -53,7 +54,6 @@ store::Manifest buildManifest(const SealedView& view, const CoordinatorOptions& 
     ref->set_size(entry.size);
     ref->set_content_type(entry.content_type);
   }
-  return m;
 }
 
 }  // namespace
@@ -306,8 +306,11 @@ void Coordinator::commit(const std::string& trigger) {
       [snapshot = view.get(), fresh, started, options = options_, epoch = writer_epoch_,
        trigger](store::CheckpointStore& store) {
         Result r;
-        auto manifest =
-            std::make_unique<store::Manifest>(buildManifest(*snapshot, options, epoch, trigger));
+        // One arena for the manifest's messages: built and dropped whole, a
+        // message per key would otherwise be a malloc and a free each.
+        google::protobuf::Arena arena;
+        auto* manifest = google::protobuf::Arena::CreateMessage<store::Manifest>(&arena);
+        buildManifest(*snapshot, options, epoch, trigger, *manifest);
         r.summary = store::summarize(*manifest);
         auto id = store.nextId(manifest->created_at_ms());
         if (!id.isOk()) {
