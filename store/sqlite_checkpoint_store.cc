@@ -479,11 +479,14 @@ StatusOr<int64_t> SqliteCheckpointStore::outboxDepth() {
 }
 
 StatusOr<std::vector<std::string>> SqliteCheckpointStore::blobsNotOnRemote(const Manifest& m) {
-  std::unordered_set<std::string_view> seen;
+  // Most blobs are on the remote already: only those that are not are
+  // remembered, to name each once.
+  std::unordered_set<std::string_view> missing;
   std::vector<std::string> out;
   for (const auto& ref : m.state()) {
-    if (ref.size() == 0 || !seen.insert(ref.sha256()).second) continue;  // empty: no chunks
-    if (remote_.find(std::string_view(ref.sha256())) == remote_.end()) out.push_back(ref.sha256());
+    if (ref.size() == 0) continue;  // empty: no chunks
+    if (remote_.find(std::string_view(ref.sha256())) != remote_.end()) continue;
+    if (missing.insert(ref.sha256()).second) out.push_back(ref.sha256());
   }
   return out;
 }
